@@ -1,0 +1,521 @@
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { ApnsModule } from './apns';
+import { DEFAULT_APNS_TEAM, DEFAULT_PROCESSING_POLLS } from './fixtures';
+import { OneSignalModule } from './onesignal';
+import { PushwooshModule } from './pushwoosh';
+
+export interface ApnsTeamFixture {
+  teamId: string;
+  bundleId: string;
+  tokens: {
+    deliverymetrics?: string;
+    broadcastapplicationmetric?: string;
+    broadcastchannelmetrics?: string;
+  };
+  channelIds: string[];
+}
+
+export interface EmulatorOptions {
+  apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number };
+  /** Clock for date rules and expiries; default real time. */
+  now?: () => Date;
+  /** Port of the API listener; default 0 (random). */
+  port?: number;
+  /** Port of the files (download) listener; default 0 (random). */
+  filesPort?: number;
+}
+
+export type Origin = 'api' | 'files';
+
+export interface RecordedRequest {
+  origin: Origin;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+  route: string;
+  status: number;
+  /** Real wall-clock epoch ms (not the `now` option), so tests can measure waits. */
+  at: number;
+}
+
+export type MalformedCsvVariant =
+  'bad_count' | 'bad_date' | 'unterminated_quote' | 'extra_column' | 'missing_column';
+
+export type Fault =
+  | { kind: 'rate_limit'; route: string; times?: number; retryAfterSeconds?: number }
+  | { kind: 'server_error'; route: string; times?: number; status?: number }
+  | { kind: 'reset_mid_body'; route: string; times?: number }
+  | { kind: 'truncated_body'; route: string; times?: number }
+  | { kind: 'export_failed'; times?: number }
+  | { kind: 'export_expired'; times?: number }
+  | { kind: 'download_url_expired'; times?: number }
+  | { kind: 'malformed_csv'; variant: MalformedCsvVariant; times?: number };
+
+export type FaultKind = Fault['kind'];
+
+/** A request as route handlers see it (body fully read). */
+export interface EmuRequest {
+  origin: Origin;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface EmuResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Gzip the body when the client's Accept-Encoding allows it. */
+  compressible?: boolean;
+}
+
+export interface RouteMatch {
+  route: string;
+  handle(req: EmuRequest): EmuResponse | Promise<EmuResponse>;
+}
+
+/** One vendor's routes. */
+export interface RouteModule {
+  match(origin: Origin, method: string, path: string): RouteMatch | undefined;
+  /** An error shaped like the vendor's own, used for injected faults and handler crashes. */
+  errorResponse(route: string, status: number, message: string): EmuResponse;
+  reset(): void;
+}
+
+/** What route modules get from the emulator. */
+export interface EmulatorContext {
+  now(): Date;
+  readonly faults: FaultRegistry;
+  readonly apiUrl: string;
+  readonly filesUrl: string;
+}
+
+const ROUTE_FAULTS = ['rate_limit', 'server_error', 'reset_mid_body', 'truncated_body'] as const;
+const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
+  'bad_count',
+  'bad_date',
+  'unterminated_quote',
+  'extra_column',
+  'missing_column',
+];
+
+/** `'*'` matches every known route, `'apns.*'` every route of a vendor. */
+export function routeMatches(pattern: string, route: string): boolean {
+  if (route === 'unknown') return pattern === 'unknown';
+  if (pattern === '*') return true;
+  if (pattern.endsWith('.*')) return route.startsWith(pattern.slice(0, -1));
+  return pattern === route;
+}
+
+/** Throws a readable error for anything that is not a well-formed Fault. */
+export function validateFault(input: unknown): Fault {
+  if (!input || typeof input !== 'object') throw new Error('fault must be an object');
+  const f = input as Record<string, unknown>;
+  const kinds: string[] = [
+    ...ROUTE_FAULTS,
+    'export_failed',
+    'export_expired',
+    'download_url_expired',
+    'malformed_csv',
+  ];
+  if (typeof f.kind !== 'string' || !kinds.includes(f.kind)) {
+    throw new Error(`unknown fault kind ${JSON.stringify(f.kind)}`);
+  }
+  if (f.times !== undefined) {
+    const t = f.times;
+    if (typeof t !== 'number' || !(t === Infinity || (Number.isInteger(t) && t >= 1))) {
+      throw new Error('times must be a positive integer');
+    }
+  }
+  if ((ROUTE_FAULTS as readonly string[]).includes(f.kind)) {
+    if (typeof f.route !== 'string' || !f.route) throw new Error(`${f.kind} needs a route`);
+  }
+  if (f.kind === 'rate_limit' && f.retryAfterSeconds !== undefined) {
+    const r = f.retryAfterSeconds;
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < 0) {
+      throw new Error('retryAfterSeconds must be a non-negative integer');
+    }
+  }
+  if (f.kind === 'server_error' && f.status !== undefined) {
+    const s = f.status;
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 500 || s > 599) {
+      throw new Error('status must be an integer 500..599');
+    }
+  }
+  if (
+    f.kind === 'malformed_csv' &&
+    !MALFORMED_VARIANTS.includes(f.variant as MalformedCsvVariant)
+  ) {
+    throw new Error(`unknown malformed_csv variant ${JSON.stringify(f.variant)}`);
+  }
+  return input as Fault;
+}
+
+/** Pending faults, consumed first-in first-out by the requests they match. */
+export class FaultRegistry {
+  private entries: { fault: Fault; left: number }[] = [];
+
+  add(fault: Fault): void {
+    validateFault(fault);
+    this.entries.push({ fault: { ...fault }, left: fault.times ?? 1 });
+  }
+
+  clear(): void {
+    this.entries = [];
+  }
+
+  pending(): Fault[] {
+    return this.entries.map((e) => ({ ...e.fault, times: e.left }));
+  }
+
+  /** Consumes one use of the oldest fault of one of `kinds` that passes `pred`. */
+  take<K extends FaultKind>(
+    kinds: readonly K[],
+    pred: (f: Extract<Fault, { kind: K }>) => boolean = () => true,
+  ): Extract<Fault, { kind: K }> | undefined {
+    const i = this.entries.findIndex(
+      (e) =>
+        (kinds as readonly string[]).includes(e.fault.kind) &&
+        pred(e.fault as Extract<Fault, { kind: K }>),
+    );
+    if (i < 0) return undefined;
+    const e = this.entries[i];
+    e.left -= 1;
+    if (e.left <= 0) this.entries.splice(i, 1);
+    return e.fault as Extract<Fault, { kind: K }>;
+  }
+
+  /** The route-level fault (if any) for a request on `route`. */
+  takeForRoute(route: string) {
+    return this.take(ROUTE_FAULTS, (f) => routeMatches(f.route, route));
+  }
+}
+
+const MAX_BODY = 1 << 20;
+const CONTROL_PREFIX = '/__emulator/';
+
+function flatHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (name.trim() !== 'gzip' && name.trim() !== 'x-gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+function json(status: number, value: unknown): EmuResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(value),
+  };
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) tooBig = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(tooBig ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+    // A client that goes away mid-body must not leave this promise pending forever.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('request aborted'));
+    });
+  });
+}
+
+export class Emulator {
+  readonly requests: RecordedRequest[] = [];
+  private readonly faults = new FaultRegistry();
+  private readonly clock: () => Date;
+  private readonly modules: RouteModule[];
+  private readonly apiServer: http.Server;
+  private readonly filesServer: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly urls = { api: '', files: '' };
+  private closing: Promise<void> | undefined;
+
+  private constructor(options: EmulatorOptions) {
+    this.clock = options.now ?? (() => new Date());
+    const urls = this.urls;
+    // Getters, because the ports are only known after listen().
+    const ctx: EmulatorContext = {
+      now: () => this.clock(),
+      faults: this.faults,
+      get apiUrl() {
+        return urls.api;
+      },
+      get filesUrl() {
+        return urls.files;
+      },
+    };
+    const polls = options.apns?.processingPolls ?? DEFAULT_PROCESSING_POLLS;
+    if (!Number.isInteger(polls) || polls < 0) {
+      throw new Error('apns.processingPolls must be a non-negative integer');
+    }
+    this.modules = [
+      new ApnsModule(ctx, options.apns?.teams ?? [DEFAULT_APNS_TEAM], polls),
+      new OneSignalModule(),
+      new PushwooshModule(),
+    ];
+    this.apiServer = this.createServer('api');
+    this.filesServer = this.createServer('files');
+  }
+
+  static async start(options: EmulatorOptions = {}): Promise<Emulator> {
+    const emu = new Emulator(options);
+    try {
+      emu.urls.api = await listen(emu.apiServer, options.port ?? 0);
+      emu.urls.files = await listen(emu.filesServer, options.filesPort ?? 0);
+    } catch (err) {
+      await emu.close();
+      throw err;
+    }
+    return emu;
+  }
+
+  get apiUrl(): string {
+    return this.urls.api;
+  }
+
+  get filesUrl(): string {
+    return this.urls.files;
+  }
+
+  /** `times` defaults to 1; faults are consumed per matching request. */
+  inject(fault: Fault): void {
+    this.faults.add(fault);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Faults not yet consumed, with the uses left as `times`. */
+  pendingFaults(): Fault[] {
+    return this.faults.pending();
+  }
+
+  /** Clears requests, faults and jobs. */
+  reset(): void {
+    this.requests.length = 0;
+    this.faults.clear();
+    for (const m of this.modules) m.reset();
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) {
+      const stop = (s: http.Server) =>
+        new Promise<void>((resolve) => {
+          if (!s.listening) return resolve();
+          s.close(() => resolve());
+        });
+      const done = Promise.all([stop(this.apiServer), stop(this.filesServer)]);
+      // Keep-alive and in-flight sockets would hold close() open.
+      for (const s of this.sockets) s.destroy();
+      this.sockets.clear();
+      this.closing = done.then(() => undefined);
+    }
+    return this.closing;
+  }
+
+  private createServer(origin: Origin): http.Server {
+    const server = http.createServer((req, res) => {
+      this.handle(origin, req, res).catch(() => {
+        if (!res.headersSent && !res.socket?.destroyed) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end('{"error":"emulator crashed"}');
+        } else {
+          res.destroy();
+        }
+      });
+    });
+    server.on('connection', (socket: Socket) => {
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    return server;
+  }
+
+  private async handle(
+    origin: Origin,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const control = origin === 'api' && url.pathname.startsWith(CONTROL_PREFIX);
+    const rec: RecordedRequest = {
+      origin,
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: flatHeaders(req.headers),
+      body: '',
+      route: 'unknown',
+      status: 0,
+      at: Date.now(),
+    };
+    if (!control) this.requests.push(rec);
+
+    const raw = await readBody(req);
+    if (raw === null) {
+      rec.status = 413;
+      return send(res, json(413, { error: 'request body too large' }), 'normal');
+    }
+    rec.body = raw.toString('utf8');
+    if (control) return send(res, this.control(method, url.pathname, rec.body), 'normal');
+
+    let module: RouteModule | undefined;
+    let match: RouteMatch | undefined;
+    for (const m of this.modules) {
+      match = m.match(origin, method, url.pathname);
+      if (match) {
+        module = m;
+        break;
+      }
+    }
+    if (!module || !match) {
+      rec.status = 404;
+      return send(
+        res,
+        json(404, { error: 'not found', method, path: url.pathname, origin }),
+        'normal',
+      );
+    }
+    rec.route = match.route;
+
+    const fault = this.faults.takeForRoute(match.route);
+    let resp: EmuResponse;
+    if (fault?.kind === 'rate_limit') {
+      resp = module.errorResponse(match.route, 429, 'Too many requests');
+      const retry = String(fault.retryAfterSeconds ?? 1);
+      resp = { ...resp, headers: { ...resp.headers, 'retry-after': retry } };
+    } else if (fault?.kind === 'server_error') {
+      const status = fault.status ?? 503;
+      resp = module.errorResponse(match.route, status, http.STATUS_CODES[status] ?? 'Server error');
+    } else {
+      try {
+        resp = await match.handle({
+          origin,
+          method,
+          path: url.pathname,
+          query: rec.query,
+          headers: rec.headers,
+          body: rec.body,
+        });
+      } catch {
+        resp = module.errorResponse(match.route, 500, 'Internal server error');
+      }
+    }
+    if (resp.compressible && acceptsGzip(rec.headers['accept-encoding'])) {
+      resp = {
+        ...resp,
+        headers: { ...resp.headers, 'content-encoding': 'gzip', vary: 'Accept-Encoding' },
+        body: gzipSync(toBuffer(resp.body)),
+      };
+    }
+    rec.status = resp.status;
+    const mode =
+      fault?.kind === 'reset_mid_body' || fault?.kind === 'truncated_body' ? fault.kind : 'normal';
+    send(res, resp, mode);
+  }
+
+  private control(method: string, path: string, body: string): EmuResponse {
+    if (path === '/__emulator/faults') {
+      if (method === 'GET') return json(200, this.faults.pending());
+      if (method === 'DELETE') {
+        this.faults.clear();
+        return { status: 204 };
+      }
+      if (method === 'POST') {
+        try {
+          const parsed: unknown = JSON.parse(body);
+          const list = Array.isArray(parsed) ? parsed : [parsed];
+          const faults = list.map(validateFault);
+          for (const f of faults) this.faults.add(f);
+          return json(201, { added: faults.length });
+        } catch (err) {
+          return json(400, { error: (err as Error).message });
+        }
+      }
+    }
+    if (path === '/__emulator/requests' && method === 'GET') return json(200, this.requests);
+    if (path === '/__emulator/reset' && method === 'POST') {
+      this.reset();
+      return { status: 204 };
+    }
+    return json(404, { error: 'unknown control endpoint', method, path });
+  }
+}
+
+function toBuffer(body: string | Buffer | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+}
+
+function send(
+  res: http.ServerResponse,
+  resp: EmuResponse,
+  mode: 'normal' | 'reset_mid_body' | 'truncated_body',
+): void {
+  const body = toBuffer(resp.body);
+  const headers: Record<string, string> = { ...resp.headers };
+  if (mode === 'normal') {
+    headers['content-length'] = String(body.length);
+    res.writeHead(resp.status, headers);
+    res.end(body);
+    return;
+  }
+  const half = body.subarray(0, body.length > 1 ? Math.floor(body.length / 2) : 0);
+  if (mode === 'truncated_body') headers['content-length'] = String(body.length);
+  // Without Content-Length, Node sends the body chunked.
+  res.writeHead(resp.status, headers);
+  const socket = res.socket;
+  const cut = () =>
+    setImmediate(() => {
+      if (mode === 'reset_mid_body') socket?.destroy();
+      else socket?.end();
+    });
+  if (half.length > 0) res.write(half, cut);
+  else {
+    res.flushHeaders();
+    setTimeout(cut, 20);
+  }
+}
+
+function listen(server: http.Server, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      resolve(`http://127.0.0.1:${addr.port}`);
+    });
+  });
+}

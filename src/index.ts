@@ -1,0 +1,2 @@
+export { runCli } from './airbyte/entrypoint';
+export { pushDeliveryMetrics } from './source';

@@ -1,0 +1,147 @@
+import { configError, systemError } from '../../airbyte/errors';
+import { type HttpClient, snippet } from '../../http/client';
+import type { ExportRepository, JobStatus } from '../../exports/job';
+import type { Day } from '../../util/time';
+
+export const TOKEN_HEADER = 'X-Apple-CloudKit-Management-Token';
+
+export interface ApnsExportRequest {
+  apiUrl: string;
+  teamId: string;
+  bundleId: string;
+  dataset: string;
+  /** The config field of the token, for error messages. */
+  tokenField: string;
+  startDate: Day;
+  endDate: Day;
+  /** Broadcast channel dataset only: goes in the body. */
+  channelId?: string;
+  channelField?: string;
+}
+
+interface ApnsJob {
+  statusUrl: string;
+}
+
+/** Apple's error bodies are undocumented; show what they say, briefly. */
+function reasonOf(body: unknown): string {
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    const r = b.reason ?? b.message ?? b.serverErrorCode ?? b.error;
+    if (typeof r === 'string') return r;
+  }
+  return snippet(body, 200);
+}
+
+/**
+ * Apple's APNs data export (iCloud Web Services "dataExports"): POST a request, GET its status
+ * URL until SUCCESS, then GET the `dataUrl` (without the token).
+ */
+export class ApnsExportRepository implements ExportRepository<ApnsJob> {
+  readonly describe: string;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly req: ApnsExportRequest,
+  ) {
+    const channel = req.channelId ? ` channel ${req.channelId}` : '';
+    this.describe = `APNs ${req.dataset}${channel} export ${req.startDate}..${req.endDate}`;
+  }
+
+  get requestUrl(): string {
+    const r = this.req;
+    return `${r.apiUrl}/v1/dataExports/apns/teams/${encodeURIComponent(r.teamId)}/appId/${encodeURIComponent(r.bundleId)}/datasetName/${r.dataset}/request`;
+  }
+
+  async start(): Promise<ApnsJob> {
+    const r = this.req;
+    const body: Record<string, unknown> = {
+      startDate: r.startDate,
+      endDate: r.endDate,
+      dataDownloadUrlExpiresInMinutes: 60,
+    };
+    if (r.channelId !== undefined) body.channelId = r.channelId;
+    const res = await this.http.request<{ statusUrl?: unknown }>({
+      method: 'POST',
+      url: this.requestUrl,
+      what: `${this.describe} request`,
+      headers: { 'Content-Type': 'application/json' },
+      data: JSON.stringify(body),
+    });
+    if (res.status === 200 || res.status === 201 || res.status === 202) {
+      const statusUrl = res.data?.statusUrl;
+      if (typeof statusUrl !== 'string' || !/^https?:\/\//.test(statusUrl)) {
+        throw systemError(
+          `${this.describe}: Apple's answer has no statusUrl: ${snippet(res.data)}`,
+        );
+      }
+      return { statusUrl };
+    }
+    throw this.requestError(res.status, res.data);
+  }
+
+  async poll(job: ApnsJob): Promise<JobStatus> {
+    const res = await this.http.request<Record<string, unknown>>({
+      method: 'GET',
+      url: job.statusUrl,
+      what: `${this.describe} status`,
+    });
+    if (res.status !== 200) {
+      if (res.status === 401 || res.status === 404) throw this.tokenError(res.status, res.data);
+      throw systemError(
+        `${this.describe}: the status check answered HTTP ${res.status}: ${reasonOf(res.data)}`,
+      );
+    }
+    const status = res.data?.status;
+    switch (status) {
+      case 'PROCESSING':
+        return { state: 'running', detail: 'Apple is still processing the export' };
+      case 'FAILED':
+        return { state: 'failed', reason: 'Apple reported FAILED' };
+      case 'EXPIRED':
+        return { state: 'expired', reason: 'Apple reported EXPIRED' };
+      case 'SUCCESS': {
+        // Apple's docs spell it both ways.
+        const details = res.data.downloadDetails as Record<string, unknown> | undefined;
+        const url = details?.dataUrl ?? details?.dataURL;
+        if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+          throw systemError(
+            `${this.describe}: status SUCCESS without a downloadDetails.dataUrl: ${snippet(res.data)}`,
+          );
+        }
+        return { state: 'completed', download: { url } };
+      }
+      default:
+        throw systemError(
+          `${this.describe}: unknown export status ${JSON.stringify(status)}: ${snippet(res.data)}`,
+        );
+    }
+  }
+
+  private tokenError(status: number, body: unknown): Error {
+    return configError(
+      `Apple rejected apns.${this.req.tokenField} for ${this.req.dataset} (HTTP ${status}: ${reasonOf(body)}). ` +
+        `Check that the Data Export Token was made for bundle ${this.req.bundleId} and this dataset, and has not expired.`,
+    );
+  }
+
+  requestError(status: number, body: unknown): Error {
+    if (status === 401 || status === 403) return this.tokenError(status, body);
+    if (status === 404 && this.req.channelId !== undefined) {
+      return configError(
+        `Apple does not know broadcast channel ${this.req.channelId} (${this.req.channelField ?? 'apns.channel_ids'}) of bundle ${this.req.bundleId} (HTTP 404: ${reasonOf(body)}). Remove it from apns.channel_ids or correct it.`,
+      );
+    }
+    if (status === 404) {
+      return configError(
+        `Apple answered HTTP 404 for team ${this.req.teamId} and bundle ${this.req.bundleId} (${reasonOf(body)}). Check apns.team_id and apns.bundle_id.`,
+      );
+    }
+    if (status === 400) {
+      return systemError(
+        `${this.describe}: Apple refused the request as badly formed (HTTP 400: ${reasonOf(body)}).`,
+      );
+    }
+    return systemError(`${this.describe}: Apple answered HTTP ${status}: ${reasonOf(body)}`);
+  }
+}

@@ -1,0 +1,81 @@
+import { ConnectorError } from '../../airbyte/errors';
+import type { Logger } from '../../airbyte/logger';
+import type { Stream } from '../../airbyte/stream';
+import type { ApnsConfig, Config } from '../../config';
+import { addDays, todayUtc } from '../../util/time';
+import {
+  ApnsDatasetStream,
+  apnsHttpClient,
+  type ApnsTokenField,
+  requestRange,
+} from './dataset-stream';
+import { broadcastApp, broadcastChannel, deliveryMetrics } from './datasets';
+import { ApnsExportRepository } from './export';
+
+/** The APNs streams this config enables; the others go into `unavailable` with the reason. */
+export function apnsStreams(config: Config, unavailable: Map<string, string>): Stream[] {
+  const apns = config.apns;
+  const streams: Stream[] = [];
+  for (const def of [deliveryMetrics, broadcastApp, broadcastChannel]) {
+    if (!apns?.[def.tokenField]) {
+      unavailable.set(def.stream, `the configuration has no apns.${def.tokenField}`);
+    } else if (def.perChannel && !apns.channel_ids?.length) {
+      unavailable.set(def.stream, 'the configuration lists no apns.channel_ids');
+    } else {
+      streams.push(new ApnsDatasetStream(def, config, apns));
+    }
+  }
+  return streams;
+}
+
+const DATASETS: { field: ApnsTokenField; dataset: string }[] = [deliveryMetrics, broadcastApp].map(
+  (d) => ({
+    field: d.tokenField,
+    dataset: d.dataset,
+  }),
+);
+
+/**
+ * Proves each configured token with the cheapest real call Apple has: an export request for the
+ * last two days (a repeat within 24 h returns the same job, so checks do not pile up work).
+ */
+export async function checkApns(apns: ApnsConfig, logger: Logger): Promise<string | undefined> {
+  const today = todayUtc();
+  const range = requestRange(addDays(today, -1), addDays(today, -1));
+  const calls: {
+    field: ApnsTokenField;
+    dataset: string;
+    channelId?: string;
+    channelField?: string;
+  }[] = DATASETS.filter((d) => apns[d.field]);
+  if (apns.broadcast_channel_token) {
+    (apns.channel_ids ?? []).forEach((channelId, i) =>
+      calls.push({
+        field: 'broadcast_channel_token',
+        dataset: 'broadcastchannelmetrics',
+        channelId,
+        channelField: `apns.channel_ids[${i}]`,
+      }),
+    );
+  }
+  for (const call of calls) {
+    const http = apnsHttpClient(apns, apns[call.field] as string, logger);
+    const repo = new ApnsExportRepository(http, {
+      apiUrl: apns.api_url,
+      teamId: apns.team_id,
+      bundleId: apns.bundle_id,
+      dataset: call.dataset,
+      tokenField: call.field,
+      channelId: call.channelId,
+      channelField: call.channelField,
+      ...range,
+    });
+    try {
+      await repo.start();
+    } catch (err) {
+      if (err instanceof ConnectorError) return `Apple APNs: ${err.message}`;
+      throw err;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,42 @@
+import type { Source } from './airbyte/entrypoint';
+import type { Logger } from './airbyte/logger';
+import { secretsOf } from './airbyte/redact';
+import type { Stream } from './airbyte/stream';
+import { type Config, loadSpec, parseConfig } from './config';
+import { apnsStreams, checkApns } from './providers/apns';
+
+/** Streams of the contract whose provider code is not written yet. */
+const PLANNED = [
+  'apns_broadcast_app',
+  'apns_broadcast_channel',
+  'onesignal_message_events',
+  'pushwoosh_tracking',
+];
+
+export const pushDeliveryMetrics: Source<Config> = {
+  spec: loadSpec,
+  secrets: (raw) => secretsOf(loadSpec().connectionSpecification, raw),
+  parseConfig: (raw) => parseConfig(raw),
+
+  async check(config: Config, logger: Logger) {
+    if (config.apns) {
+      const problem = await checkApns(config.apns, logger);
+      if (problem) return { ok: false, message: problem };
+    }
+    for (const p of ['onesignal', 'pushwoosh'] as const) {
+      if (config[p])
+        logger.warn(
+          `${p} is configured, but this version does not sync it yet; its credentials were not checked.`,
+        );
+    }
+    return { ok: true };
+  },
+
+  streams(config: Config) {
+    const unavailable = new Map<string, string>();
+    const streams: Stream[] = [...apnsStreams(config, unavailable)];
+    for (const name of PLANNED)
+      unavailable.set(name, 'this version of the connector does not sync it yet');
+    return { streams, unavailable };
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * Every wait of the connector (retry backoff, Retry-After, export polling) goes through `sleep`,
+ * so that tests can run the real schedules faster: SOURCE_PDM_TIME_SCALE=0.01 makes a 2 s wait
+ * take 20 ms. It only ever shortens waits (values above 1 are ignored).
+ */
+export function timeScale(): number {
+  const raw = process.env.SOURCE_PDM_TIME_SCALE;
+  if (!raw) return 1;
+  const v = Number(raw);
+  return Number.isFinite(v) && v > 0 && v <= 1 ? v : 1;
+}
+
+export function scaled(ms: number): number {
+  return Math.max(0, Math.round(ms * timeScale()));
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  const wait = scaled(ms);
+  return new Promise((resolve) => {
+    if (wait === 0) return setImmediate(resolve);
+    const t = setTimeout(resolve, wait);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+const DAY_MS = 86_400_000;
+
+/** A calendar day as `YYYY-MM-DD` (UTC). */
+export type Day = string;
+
+export function dayOf(date: Date): Day {
+  return date.toISOString().slice(0, 10);
+}
+
+export function todayUtc(now: Date = new Date()): Day {
+  return dayOf(now);
+}
+
+export function addDays(day: Day, n: number): Day {
+  return dayOf(new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS));
+}
+
+/** True for a real calendar date written `YYYY-MM-DD`. */
+export function isValidDay(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const t = Date.parse(`${s}T00:00:00Z`);
+  return Number.isFinite(t) && dayOf(new Date(t)) === s;
+}
+
+export function maxDay(...days: Day[]): Day {
+  return days.reduce((a, b) => (a > b ? a : b));
+}
+
+export function minDay(...days: Day[]): Day {
+  return days.reduce((a, b) => (a < b ? a : b));
+}
+
+/** Every day from `from` to `to`, both included; empty when `from > to`. */
+export function daysBetween(from: Day, to: Day): Day[] {
+  const out: Day[] = [];
+  for (let d = from; d <= to; d = addDays(d, 1)) out.push(d);
+  return out;
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { runConnector, type RunResult, writeJsonFiles } from '../../emulator/harness';
+
+/** Every test run's waits (backoff, Retry-After, polling) at 1/100 of real time. */
+export const FAST_ENV = { SOURCE_PDM_TIME_SCALE: '0.01' };
+
+/** Runs the connector with files written to a temp folder; keeps every output for the leak scan. */
+export class ConnectorSession {
+  readonly dir = mkdtempSync(join(tmpdir(), 'spdm-e2e-'));
+  readonly outputs: RunResult[] = [];
+  private n = 0;
+
+  async run(
+    command: string,
+    files: { config?: unknown; catalog?: unknown; state?: unknown } = {},
+    extraArgs: string[] = [],
+  ): Promise<RunResult> {
+    const id = ++this.n;
+    const args = [command];
+    const written = writeJsonFiles(
+      join(this.dir, String(id)),
+      Object.fromEntries(
+        Object.entries(files)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [`${k}.json`, v]),
+      ),
+    );
+    if (written['config.json']) args.push('--config', written['config.json']);
+    if (written['catalog.json']) args.push('--catalog', written['catalog.json']);
+    if (written['state.json']) args.push('--state', written['state.json']);
+    const r = await runConnector([...args, ...extraArgs], { env: FAST_ENV });
+    this.outputs.push(r);
+    return r;
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Asserts every stdout line is an Airbyte message that the official protocol schema accepts. */
+export function protocolProblems(r: RunResult): string[] {
+  const problems = r.badLines.map((l) => `not JSON: ${l.slice(0, 100)}`);
+  for (const m of r.messages) {
+    const ok = ['RECORD', 'STATE', 'LOG', 'SPEC', 'CONNECTION_STATUS', 'CATALOG', 'TRACE'].includes(
+      m.type,
+    );
+    if (!ok) problems.push(`unknown type ${m.type}`);
+    if (
+      m.type === 'RECORD' &&
+      (typeof m.record?.stream !== 'string' ||
+        typeof m.record?.emitted_at !== 'number' ||
+        typeof m.record?.data !== 'object')
+    )
+      problems.push('bad RECORD');
+    if (
+      m.type === 'STATE' &&
+      (m.state?.type !== 'STREAM' || typeof m.state?.sourceStats?.recordCount !== 'number')
+    )
+      problems.push('bad STATE');
+    if (
+      m.type === 'TRACE' &&
+      (typeof m.trace?.emitted_at !== 'number' ||
+        !['ERROR', 'ESTIMATE', 'STREAM_STATUS', 'ANALYTICS'].includes(m.trace?.type))
+    )
+      problems.push('bad TRACE');
+    if (
+      m.type === 'TRACE' &&
+      m.trace.type === 'ERROR' &&
+      !['config_error', 'system_error', 'transient_error'].includes(m.trace.error?.failure_type)
+    )
+      problems.push('bad failure_type');
+    if (
+      m.type === 'LOG' &&
+      (typeof m.log?.message !== 'string' ||
+        !['FATAL', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE'].includes(m.log?.level))
+    )
+      problems.push('bad LOG');
+  }
+  return problems;
+}
+
+/** Validates records against the stream schemas of a discover, with strict integers. */
+export function schemaProblems(
+  catalog: { streams: { name: string; json_schema: object }[] },
+  r: RunResult,
+): string[] {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  ajv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
+  ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+  const validators = new Map(catalog.streams.map((s) => [s.name, ajv.compile(s.json_schema)]));
+  const problems: string[] = [];
+  for (const m of r.messages) {
+    if (m.type !== 'RECORD') continue;
+    const v = validators.get(m.record.stream);
+    if (!v) problems.push(`record of undiscovered stream ${m.record.stream}`);
+    else if (!v(m.record.data))
+      problems.push(
+        `${m.record.stream}: ${ajv.errorsText(v.errors)} in ${JSON.stringify(m.record.data)}`,
+      );
+  }
+  return problems;
+}
+
+export const errorsOf = (
+  r: RunResult,
+): {
+  message: string;
+  failure_type: string;
+  internal_message?: string;
+  stream_descriptor?: { name: string };
+}[] =>
+  r.messages
+    .filter((m) => m.type === 'TRACE' && m.trace.type === 'ERROR')
+    .map((m) => m.trace.error);
+
+export const logsOf = (r: RunResult, level?: string): string[] =>
+  r.messages
+    .filter((m) => m.type === 'LOG' && (!level || m.log.level === level))
+    .map((m) => m.log.message as string);

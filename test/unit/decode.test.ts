@@ -1,0 +1,869 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { Zip, ZipDeflate, zipSync } from 'fflate';
+import { transientError } from '../../src/airbyte/errors';
+import {
+  csvRecords,
+  CsvColumn,
+  CsvOptions,
+  DecodeError,
+  decompress,
+  DecompressOptions,
+  normalizeHeader,
+  parseCount,
+  parseDay,
+  parseTimestamp,
+  sniffCompression,
+} from '../../src/decode';
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Splits `data` into chunks whose sizes cycle through `sizes`, so splits land everywhere. */
+function chunks(data: Buffer | string, sizes = [1, 2, 3, 5, 8, 13]): Buffer[] {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const out: Buffer[] = [];
+  for (let i = 0, k = 0; i < buf.length; k++) {
+    const n = sizes[k % sizes.length];
+    out.push(buf.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+function streamOf(data: Buffer | string, sizes?: number[]): Readable {
+  return Readable.from(chunks(data, sizes));
+}
+
+/** A stream of `chunkSize` pieces of `data` that counts how many pieces were pulled. */
+function countingStream(
+  data: Buffer,
+  chunkSize: number,
+): { stream: Readable; pulled: () => number } {
+  let pulled = 0;
+  function* gen(): Generator<Buffer> {
+    for (let i = 0; i < data.length; i += chunkSize) {
+      pulled++;
+      yield data.subarray(i, i + chunkSize);
+    }
+  }
+  return { stream: Readable.from(gen()), pulled: () => pulled };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+/** Asserts `promise` rejects with a DecodeError whose message matches every pattern. */
+async function rejectsDecode(
+  promise: Promise<unknown>,
+  ...patterns: RegExp[]
+): Promise<DecodeError> {
+  let caught: unknown;
+  await assert.rejects(promise, (err: unknown) => {
+    caught = err;
+    return true;
+  });
+  assert.ok(caught instanceof DecodeError, `expected a DecodeError, got ${String(caught)}`);
+  assert.equal(caught.failureType, 'system_error');
+  for (const p of patterns) assert.match(caught.message, p);
+  return caught;
+}
+
+const ticks = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const SRC = 'test export 2026-11-01..2026-11-20';
+
+function opts(
+  compression: DecompressOptions['compression'],
+  extra: Partial<DecompressOptions> = {},
+) {
+  return { compression, maxBytes: 64 * 1024 * 1024, source: SRC, ...extra };
+}
+
+interface ZipItem {
+  name: string;
+  data: Buffer;
+  method?: number;
+  /** Sizes and CRC after the data (general-purpose flag bit 3) instead of in the header. */
+  descriptor?: boolean;
+  /** Whether the data descriptor starts with its (optional) signature; default true. */
+  descriptorSignature?: boolean;
+  zip64?: boolean;
+  flags?: number;
+  crc?: number;
+}
+
+/** A hand-built zip, for the shapes a ready-made writer will not produce on demand. */
+function makeZip(items: ZipItem[], comment = ''): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  const push = (b: Buffer): void => {
+    parts.push(b);
+    offset += b.length;
+  };
+  for (const item of items) {
+    const method = item.method ?? 8;
+    const body = method === 8 ? zlib.deflateRawSync(item.data) : item.data;
+    const crc = item.crc ?? zlib.crc32(item.data);
+    const name = Buffer.from(item.name);
+    const flags = (item.flags ?? 0) | 0x0800 | (item.descriptor ? 8 : 0);
+    let extra = Buffer.alloc(0);
+    if (item.zip64) {
+      extra = Buffer.alloc(20);
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(16, 2);
+      extra.writeBigUInt64LE(BigInt(item.descriptor ? 0 : item.data.length), 4);
+      extra.writeBigUInt64LE(BigInt(item.descriptor ? 0 : body.length), 12);
+    }
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(item.zip64 ? 45 : 20, 4);
+    header.writeUInt16LE(flags, 6);
+    header.writeUInt16LE(method, 8);
+    if (!item.descriptor) {
+      header.writeUInt32LE(crc, 14);
+      header.writeUInt32LE(item.zip64 ? 0xffffffff : body.length, 18);
+      header.writeUInt32LE(item.zip64 ? 0xffffffff : item.data.length, 22);
+    }
+    header.writeUInt16LE(name.length, 26);
+    header.writeUInt16LE(extra.length, 28);
+    const headerOffset = offset;
+    push(Buffer.concat([header, name, extra, body]));
+    if (item.descriptor) {
+      const wide = item.zip64 === true;
+      const d = Buffer.alloc(4 + 4 + (wide ? 16 : 8));
+      d.writeUInt32LE(0x08074b50, 0);
+      d.writeUInt32LE(crc, 4);
+      if (wide) {
+        d.writeBigUInt64LE(BigInt(body.length), 8);
+        d.writeBigUInt64LE(BigInt(item.data.length), 16);
+      } else {
+        d.writeUInt32LE(body.length, 8);
+        d.writeUInt32LE(item.data.length, 12);
+      }
+      push(item.descriptorSignature === false ? d.subarray(4) : d);
+    }
+    const c = Buffer.alloc(46);
+    c.writeUInt32LE(0x02014b50, 0);
+    c.writeUInt16LE(20, 4);
+    c.writeUInt16LE(20, 6);
+    c.writeUInt16LE(flags, 8);
+    c.writeUInt16LE(method, 10);
+    c.writeUInt32LE(crc, 16);
+    c.writeUInt32LE(body.length, 20);
+    c.writeUInt32LE(item.data.length, 24);
+    c.writeUInt16LE(name.length, 28);
+    c.writeUInt32LE(headerOffset, 42);
+    central.push(c, name);
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(items.length, 8);
+  end.writeUInt16LE(items.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  end.writeUInt16LE(Buffer.byteLength(comment), 20);
+  return Buffer.concat([...parts, cd, end, Buffer.from(comment)]);
+}
+
+/** A zip from fflate's streaming writer: deflate entries with data descriptors. */
+function fflateStreamingZip(files: Record<string, Buffer>): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Uint8Array[] = [];
+    const zip = new Zip((err, data, final) => {
+      if (err) return reject(err);
+      parts.push(data);
+      if (final) resolve(Buffer.concat(parts));
+    });
+    for (const [name, data] of Object.entries(files)) {
+      const file = new ZipDeflate(name, { level: 6 });
+      zip.add(file);
+      file.push(data, true);
+    }
+    zip.end();
+  });
+}
+
+const CSV_TEXT = 'date,app_id,sent\n2026-11-03,app-1,10\n2026-11-04,app-2,20\n';
+
+// ---------------------------------------------------------------------------------------------
+
+describe('sniffCompression', () => {
+  test('recognises gzip, zip and plain bytes', () => {
+    assert.equal(sniffCompression(zlib.gzipSync('x')), 'gzip');
+    assert.equal(sniffCompression(makeZip([{ name: 'a.csv', data: Buffer.from('x') }])), 'zip');
+    assert.equal(sniffCompression(makeZip([])), 'zip'); // an empty archive is still a zip
+    assert.equal(sniffCompression(Buffer.from('date,app\n')), 'none');
+    assert.equal(sniffCompression(Buffer.from([0x1f])), 'none');
+    assert.equal(sniffCompression(Buffer.from('PK')), 'none');
+    assert.equal(sniffCompression(Buffer.alloc(0)), 'none');
+  });
+});
+
+describe('decompress: none and gzip', () => {
+  test('none passes bytes through unchanged', async () => {
+    const data = randomBytes(10_000);
+    assert.deepEqual(await readAll(decompress(streamOf(data, [7, 300]), opts('none'))), data);
+  });
+
+  test('none still enforces maxBytes', async () => {
+    const out = decompress(streamOf(Buffer.alloc(5000), [1000]), opts('none', { maxBytes: 4096 }));
+    await rejectsDecode(readAll(out), /limit of 4096 bytes/, /maxBytes/, new RegExp(SRC));
+  });
+
+  test('gzip in tiny chunks, and multi-member gzip', async () => {
+    const text = 'Zürich ✓ 😀\n'.repeat(500);
+    const gz = zlib.gzipSync(text);
+    assert.equal((await readAll(decompress(streamOf(gz), opts('gzip')))).toString(), text);
+    const two = Buffer.concat([zlib.gzipSync('first\n'), zlib.gzipSync('second\n')]);
+    const out = await readAll(decompress(streamOf(two, [3]), opts('gzip')));
+    assert.equal(out.toString(), 'first\nsecond\n');
+  });
+
+  test('a truncated gzip fails, wherever it is cut', async () => {
+    const gz = zlib.gzipSync(randomBytes(50_000));
+    for (const cut of [5, 20, gz.length >> 1, gz.length - 4, gz.length - 1]) {
+      const out = decompress(streamOf(gz.subarray(0, cut), [4096]), opts('gzip'));
+      await rejectsDecode(readAll(out), /truncated/, new RegExp(SRC));
+    }
+  });
+
+  test('an empty body declared as gzip is a truncated gzip', async () => {
+    await rejectsDecode(readAll(decompress(Readable.from([]), opts('gzip'))), /truncated/);
+  });
+
+  test('data that is not gzip fails clearly', async () => {
+    const out = decompress(streamOf('date,app\n1,2\n'), opts('gzip'));
+    await rejectsDecode(readAll(out), /not valid gzip/);
+  });
+
+  test('a gzip bomb stops at maxBytes without inflating everything', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(32 * 1024 * 1024), { level: 9 }); // ~32 KiB
+    let seen = 0;
+    const out = decompress(streamOf(bomb, [1024]), opts('gzip', { maxBytes: 1024 * 1024 }));
+    out.on('data', (chunk: Buffer) => (seen += chunk.length));
+    await rejectsDecode(
+      new Promise((resolve, reject) => out.on('end', resolve).on('error', reject)),
+      /larger than the limit of 1048576 bytes \(1 MiB\)/,
+      /maxBytes/,
+      new RegExp(SRC),
+    );
+    assert.ok(seen <= 1024 * 1024, `passed ${seen} bytes`);
+  });
+
+  test('an error of the input comes out unchanged', async () => {
+    const failing = new Readable({
+      read() {
+        this.destroy(transientError('connection reset while downloading'));
+      },
+    });
+    await assert.rejects(readAll(decompress(failing, opts('gzip'))), /connection reset/);
+  });
+
+  test('destroying the output destroys the input', async () => {
+    const { stream } = countingStream(zlib.gzipSync(randomBytes(200_000)), 1024);
+    const out = decompress(stream, opts('gzip'));
+    out.once('data', () => out.destroy());
+    await new Promise((resolve) => out.on('close', resolve));
+    await ticks(5);
+    assert.ok(stream.destroyed);
+  });
+});
+
+describe('decompress: backpressure', () => {
+  const data = randomBytes(2 * 1024 * 1024); // incompressible: compressed ~= plain
+  const CHUNK = 8 * 1024;
+  const TOTAL = data.length / CHUNK;
+
+  for (const [compression, packed] of [
+    ['none', data],
+    ['gzip', zlib.gzipSync(data)],
+    ['zip', makeZip([{ name: 'big.csv', data }])],
+    ['zip', makeZip([{ name: 'big.csv', data, descriptor: true }])],
+  ] as const) {
+    test(`a slow consumer holds back the input (${compression})`, async () => {
+      const { stream, pulled } = countingStream(packed, CHUNK);
+      const out = decompress(stream, opts(compression));
+      // Read a single chunk, then stop reading for a while.
+      await new Promise((resolve) => out.once('readable', resolve));
+      const first = out.read() as Buffer | null;
+      assert.ok(first !== null);
+      await ticks(30);
+      const ahead = pulled();
+      assert.ok(ahead < TOTAL / 4, `read ${ahead} of ${TOTAL} input chunks ahead of the consumer`);
+      if (compression !== 'zip') assert.equal(stream.isPaused(), true);
+      // Reading on gets everything.
+      const rest = await readAll(out);
+      assert.ok(Buffer.concat([first, rest]).equals(data));
+      assert.equal(pulled(), Math.ceil(packed.length / CHUNK));
+    });
+  }
+});
+
+describe('decompress: zip', () => {
+  const csv = Buffer.from(CSV_TEXT);
+
+  test('reads the .csv entry of archives from a real writer (fflate), sync and streaming', async () => {
+    const fixed = Buffer.from(zipSync({ 'readme.txt': Buffer.from('hi'), 'report.csv': csv }));
+    assert.deepEqual(await readAll(decompress(streamOf(fixed), opts('zip'))), csv);
+    const streamed = await fflateStreamingZip({
+      'notes.txt': randomBytes(3000),
+      'report.csv': csv,
+    });
+    assert.deepEqual(await readAll(decompress(streamOf(streamed), opts('zip'))), csv);
+  });
+
+  test('stored, deflated, data descriptor with and without signature, zip64 sizes', async () => {
+    const variants: ZipItem[] = [
+      { name: 'a.csv', data: csv, method: 0 },
+      { name: 'a.csv', data: csv },
+      { name: 'a.csv', data: csv, descriptor: true },
+      { name: 'a.csv', data: csv, descriptor: true, descriptorSignature: false },
+      { name: 'a.csv', data: csv, zip64: true },
+      { name: 'a.csv', data: csv, zip64: true, descriptor: true },
+    ];
+    for (const v of variants) {
+      const out = decompress(streamOf(makeZip([v]), [1, 7, 64]), opts('zip'));
+      assert.deepEqual(await readAll(out), csv, JSON.stringify({ ...v, data: undefined }));
+    }
+  });
+
+  test('default choice: the first .csv file, skipping other files, folders and macOS metadata', async () => {
+    const zip = makeZip([
+      { name: 'README.txt', data: Buffer.from('read me '.repeat(100)), descriptor: true },
+      { name: 'export/', data: Buffer.alloc(0), method: 0 },
+      { name: '__MACOSX/export/._data.csv', data: Buffer.from('junk'), method: 0 },
+      { name: 'export/DATA.CSV', data: csv },
+      { name: 'export/other.csv', data: Buffer.from('other') },
+    ]);
+    assert.deepEqual(await readAll(decompress(streamOf(zip, [5, 100]), opts('zip'))), csv);
+  });
+
+  test('zipEntry picks the entry', async () => {
+    const zip = makeZip([
+      { name: 'a.csv', data: Buffer.from('a'), descriptor: true },
+      { name: 'b.csv', data: csv, descriptor: true },
+    ]);
+    const names: string[] = [];
+    const pick = (name: string): boolean => {
+      names.push(name);
+      return name === 'b.csv';
+    };
+    assert.deepEqual(
+      await readAll(decompress(streamOf(zip), opts('zip', { zipEntry: pick }))),
+      csv,
+    );
+    assert.deepEqual(names, ['a.csv', 'b.csv']);
+  });
+
+  test('no matching entry, or no entries at all, fails and lists the entries', async () => {
+    const zip = makeZip([{ name: 'report.json', data: Buffer.from('{}') }]);
+    await rejectsDecode(
+      readAll(decompress(streamOf(zip), opts('zip'))),
+      /no entry/,
+      /"report\.json"/,
+    );
+    await rejectsDecode(readAll(decompress(streamOf(makeZip([])), opts('zip'))), /no entry/);
+  });
+
+  test('a truncated zip fails wherever it is cut', async () => {
+    const data = randomBytes(20_000);
+    for (const item of [
+      { name: 'a.csv', data },
+      { name: 'a.csv', data, descriptor: true },
+      { name: 'a.csv', data, method: 0 },
+    ]) {
+      const zip = makeZip([item]);
+      const dataEnd = zip.length - 22 - 46 - 'a.csv'.length;
+      for (const cut of [
+        0,
+        3,
+        20,
+        40,
+        5000,
+        dataEnd - 20,
+        dataEnd - 1,
+        dataEnd + 4,
+        zip.length - 1,
+      ]) {
+        const out = decompress(streamOf(zip.subarray(0, cut), [999]), opts('zip'));
+        await rejectsDecode(readAll(out), /truncated \(incomplete\)/, new RegExp(SRC));
+      }
+    }
+  });
+
+  test('a zip comment does not hide the end record', async () => {
+    const zip = makeZip([{ name: 'a.csv', data: csv }], 'made by a test');
+    assert.deepEqual(await readAll(decompress(streamOf(zip), opts('zip'))), csv);
+  });
+
+  test('corrupt, encrypted and unsupported entries fail clearly', async () => {
+    const badCrc = makeZip([{ name: 'a.csv', data: csv, crc: 1234 }]);
+    await rejectsDecode(readAll(decompress(streamOf(badCrc), opts('zip'))), /CRC-32/);
+    const encrypted = makeZip([{ name: 'a.csv', data: csv, flags: 1 }]);
+    await rejectsDecode(readAll(decompress(streamOf(encrypted), opts('zip'))), /encrypted/);
+    const bzip2 = makeZip([{ name: 'a.csv', data: csv, method: 12 }]);
+    await rejectsDecode(readAll(decompress(streamOf(bzip2), opts('zip'))), /method 12/);
+    const garbage = zlib.deflateRawSync(csv); // raw deflate bytes declared as a zip
+    await rejectsDecode(readAll(decompress(streamOf(garbage), opts('zip'))), /not a zip archive/);
+    const html = Buffer.from('<html>Access denied</html>');
+    await rejectsDecode(
+      readAll(decompress(streamOf(html), opts('zip'))),
+      /not a zip/,
+      /0x3c68746d/,
+    );
+    // Junk where the next header should follow a skipped entry.
+    const skipped = makeZip([{ name: 'a.txt', data: csv }]);
+    const entryEnd = 30 + 'a.txt'.length + zlib.deflateRawSync(csv).length;
+    const junk = Buffer.concat([skipped.subarray(0, entryEnd), Buffer.from('JUNK')]);
+    await rejectsDecode(
+      readAll(decompress(streamOf(junk), opts('zip'))),
+      /corrupt: unexpected bytes 0x4a554e4b/,
+    );
+    const badData = makeZip([{ name: 'a.csv', data: csv, method: 0 }]);
+    badData.writeUInt16LE(8, 8); // claims deflate, holds plain text
+    await rejectsDecode(readAll(decompress(streamOf(badData), opts('zip'))), /corrupt/);
+  });
+
+  test('a zip bomb stops at maxBytes, with or without sizes in the header', async () => {
+    const zeros = Buffer.alloc(24 * 1024 * 1024);
+    for (const descriptor of [false, true]) {
+      const zip = makeZip([{ name: 'bomb.csv', data: zeros, descriptor }]);
+      const out = decompress(streamOf(zip, [4096]), opts('zip', { maxBytes: 1024 * 1024 }));
+      await rejectsDecode(readAll(out), /limit of 1048576 bytes/, new RegExp(SRC));
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const COLUMNS: CsvColumn[] = [
+  { field: 'date', header: 'Date (UTC)', required: true },
+  { field: 'appId', header: 'app_id', required: true },
+  { field: 'sent', header: 'Sent' },
+  { field: 'userId', header: 'external_user_id' },
+];
+
+function csvOpts(extra: Partial<CsvOptions> = {}): CsvOptions {
+  return { columns: COLUMNS, source: SRC, ...extra };
+}
+
+function parseCsv(text: string | Buffer, extra: Partial<CsvOptions> = {}, sizes?: number[]) {
+  return collect(csvRecords(streamOf(text, sizes), csvOpts(extra)));
+}
+
+describe('csvRecords', () => {
+  test('BOM, CRLF, quoted delimiter/quotes/newlines, multi-byte chars split across chunks', async () => {
+    const text =
+      '\uFEFFDate (UTC),app_id,Sent,external_user_id\r\n' +
+      '2026-11-03,"app, one",10,"say ""hi"""\r\n' +
+      '2026-11-04,app-2,,"line1\r\nline2\nZürich ✓ 😀"\r\n' +
+      '2026-11-05,app-3,7,\r\n';
+    const expected = [
+      { date: '2026-11-03', appId: 'app, one', sent: '10', userId: 'say "hi"' },
+      { date: '2026-11-04', appId: 'app-2', sent: '', userId: 'line1\r\nline2\nZürich ✓ 😀' },
+      { date: '2026-11-05', appId: 'app-3', sent: '7', userId: '' },
+    ];
+    for (const sizes of [[1], [2], [3, 1], [5, 8, 13], [1 << 20]]) {
+      assert.deepEqual(await parseCsv(text, {}, sizes), expected, `chunk sizes ${sizes}`);
+    }
+  });
+
+  test('LF endings, no final newline, blank lines skipped', async () => {
+    const rows = await parseCsv('date (utc),APP ID\n\n2026-11-03,a\n\n2026-11-04,b');
+    assert.deepEqual(rows, [
+      { date: '2026-11-03', appId: 'a' },
+      { date: '2026-11-04', appId: 'b' },
+    ]);
+  });
+
+  test('Pushwoosh: `//` header, `;` delimiter, quoted JSON payload', async () => {
+    const text =
+      '//timestamp;tracking_code;payload\n' +
+      '2024-10-21 18:49:23;abc;"{""aps"":{""alert"":""a;b""}}"\n' +
+      '2024-10-21 18:50:00;def;"{""aps"":{""alert"":""line\nbreak""}}"\n';
+    const columns: CsvColumn[] = [
+      { field: 'ts', header: 'timestamp', required: true },
+      { field: 'code', header: 'tracking_code', required: true },
+      { field: 'payload', header: 'payload' },
+    ];
+    const rows = await collect(
+      csvRecords(streamOf(text, [1, 4]), { columns, delimiter: ';', source: SRC }),
+    );
+    assert.deepEqual(rows, [
+      { ts: '2024-10-21 18:49:23', code: 'abc', payload: '{"aps":{"alert":"a;b"}}' },
+      { ts: '2024-10-21 18:50:00', code: 'def', payload: '{"aps":{"alert":"line\nbreak"}}' },
+    ]);
+    assert.deepEqual(JSON.parse(rows[0].payload), { aps: { alert: 'a;b' } });
+  });
+
+  test('header names match ignoring case, spaces and underscores', async () => {
+    assert.equal(normalizeHeader('Date (UTC)'), normalizeHeader('DATE(UTC)'));
+    assert.equal(normalizeHeader('date (utc)'), normalizeHeader('Date_(UTC)'));
+    assert.equal(normalizeHeader('external_user_id'), normalizeHeader('External User Id'));
+    const rows = await parseCsv('External User Id,DATE(UTC),App_ID\nu1,2026-11-03,a\n');
+    assert.deepEqual(rows, [{ date: '2026-11-03', appId: 'a', userId: 'u1' }]);
+  });
+
+  test('absent optional columns have no key; present-but-empty fields are empty strings', async () => {
+    const rows = await parseCsv('date (utc),app_id,sent\n2026-11-03,a,\n');
+    assert.deepEqual(rows, [{ date: '2026-11-03', appId: 'a', sent: '' }]);
+    assert.equal('userId' in rows[0], false);
+  });
+
+  test('each row is a fresh plain object', async () => {
+    const rows = await parseCsv('date (utc),app_id\n1,a\n2,b\n');
+    assert.notEqual(rows[0], rows[1]);
+    assert.equal(Object.getPrototypeOf(rows[0]), Object.prototype);
+    rows[0].appId = 'changed';
+    assert.equal(rows[1].appId, 'b');
+  });
+
+  test('a missing required column lists what is missing and what was found', async () => {
+    const err = await rejectsDecode(
+      parseCsv('Sent,Something Else\n1,2\n'),
+      /missing required columns "Date \(UTC\)", "app_id"/,
+      /has: "Sent", "Something Else"/,
+      new RegExp(SRC),
+    );
+    assert.ok(err instanceof DecodeError);
+    // Also with a header and no rows.
+    await rejectsDecode(parseCsv('date (utc),sent\n'), /missing required column "app_id"/);
+  });
+
+  test('unknown columns are reported once each, not per row', async () => {
+    const unknown: string[] = [];
+    const body = '2026-11-03,a,x,y\n'.repeat(50);
+    const rows = await parseCsv('date (utc),app_id,Extra One,extra_two\n' + body, {
+      onUnknownColumn: (h) => unknown.push(h),
+    });
+    assert.equal(rows.length, 50);
+    assert.deepEqual(unknown, ['Extra One', 'extra_two']);
+  });
+
+  test('a column matched twice is an error', async () => {
+    await rejectsDecode(parseCsv('date (utc),app_id,APP ID\n1,a,b\n'), /twice/);
+  });
+
+  test('a row with the wrong number of fields quotes the line and both counts', async () => {
+    // Line numbers count the blank line and the newline inside the quoted field.
+    const text = 'date (utc),app_id\n\n2026-11-03,"multi\nline"\n2026-11-04,b,extra\n';
+    for (const sizes of [[1], [2, 3], [1 << 20]]) {
+      await rejectsDecode(parseCsv(text, {}, sizes), /line 5 has 3 fields but the header has 2/);
+      // csv-parse counts a CRLF inside quotes twice; the reported line must not.
+      const crlf = text.replace(/\n/g, '\r\n');
+      await rejectsDecode(parseCsv(crlf, {}, sizes), /line 5 has 3 fields/, new RegExp(SRC));
+    }
+    await rejectsDecode(
+      parseCsv('date (utc),app_id\r\n1\r\n'),
+      /line 2 has 1 fields but the header has 2/,
+    );
+  });
+
+  test('an unterminated quote at the end fails with the line where the record starts', async () => {
+    const text = 'date (utc),app_id\n2026-11-03,a\n2026-11-04,"never closed\nmore\n';
+    await rejectsDecode(parseCsv(text, {}, [3]), /quote that is never closed/, /line 3/);
+  });
+
+  test('a field over maxFieldBytes names the column and the line', async () => {
+    const ok = 'x'.repeat(100);
+    const rows = await parseCsv(`date (utc),app_id\n1,${ok}\n`, { maxFieldBytes: 100 });
+    assert.equal(rows[0].appId, ok);
+    await rejectsDecode(
+      parseCsv(`date (utc),app_id,Sent\n1,a,2\n1,a,${'x'.repeat(101)}\n`, { maxFieldBytes: 100 }),
+      /line 3: column "Sent" is 101 bytes long, over the limit of 100 bytes/,
+    );
+    // Bytes, not characters: 40 x 3-byte characters.
+    await rejectsDecode(
+      parseCsv(`date (utc),app_id\n1,${'✓'.repeat(40)}\n`, { maxFieldBytes: 100 }),
+      /column "app_id" is 120 bytes long/,
+    );
+  });
+
+  test('a runaway field (unclosed quote in a big file) fails early, naming column and line', async () => {
+    const { stream, pulled } = countingStream(
+      Buffer.from('date (utc),app_id\n1,a\n2,"' + 'x'.repeat(1_000_000) + '\n'),
+      1000,
+    );
+    const err = await rejectsDecode(
+      collect(csvRecords(stream, csvOpts({ maxFieldBytes: 1000 }))),
+      /line 3/,
+      /column "app_id"/,
+      /limit of 1000 bytes/,
+    );
+    assert.ok(err);
+    assert.ok(pulled() < 100, `read ${pulled()} chunks of 1001`);
+  });
+
+  test('empty input and BOM-only input yield nothing; a header alone yields nothing', async () => {
+    assert.deepEqual(await parseCsv(''), []);
+    assert.deepEqual(await parseCsv('\uFEFF'), []);
+    assert.deepEqual(await parseCsv('\n\n'), []);
+    assert.deepEqual(await parseCsv('date (utc),app_id\r\n'), []);
+  });
+
+  test('an input error comes out unchanged; leaving early destroys the input', async () => {
+    const failing = Readable.from(
+      (async function* () {
+        yield Buffer.from('date (utc),app_id\n1,a\n');
+        throw transientError('socket hang up');
+      })(),
+    );
+    await assert.rejects(parseCsvFrom(failing), (err: unknown) => {
+      assert.ok(!(err instanceof DecodeError));
+      assert.match(String(err), /socket hang up/);
+      return true;
+    });
+
+    const { stream } = countingStream(
+      Buffer.from('date (utc),app_id\n' + '1,a\n'.repeat(10_000)),
+      64,
+    );
+    for await (const row of csvRecords(stream, csvOpts())) {
+      assert.equal(row.appId, 'a');
+      break;
+    }
+    await ticks(5);
+    assert.ok(stream.destroyed);
+  });
+
+  test('a slow consumer holds back the input', async () => {
+    const { stream, pulled } = countingStream(
+      Buffer.from('date (utc),app_id\n' + '2026-11-03,some-app\n'.repeat(100_000)),
+      1024,
+    );
+    const iterator = csvRecords(stream, csvOpts())[Symbol.asyncIterator]();
+    await iterator.next();
+    await ticks(30);
+    assert.ok(pulled() < 100, `read ${pulled()} input chunks ahead`);
+    let n = 1;
+    while (!(await iterator.next()).done) n++;
+    assert.equal(n, 100_000);
+  });
+
+  test('the whole chain: gzip -> decompress -> csv', async () => {
+    const lines = ['//timestamp;tracking_code;sent'];
+    for (let i = 0; i < 2000; i++) lines.push(`2024-10-21 18:49:23;code-${i};${i}`);
+    const gz = zlib.gzipSync(lines.join('\r\n'));
+    const bytes = decompress(streamOf(gz, [100, 1]), opts('gzip'));
+    const columns: CsvColumn[] = [
+      { field: 'ts', header: 'timestamp', required: true },
+      { field: 'sent', header: 'sent' },
+    ];
+    let total = 0;
+    let count = 0;
+    for await (const row of csvRecords(bytes, { columns, delimiter: ';', source: SRC })) {
+      total += parseCount(row.sent, 'sent') ?? 0;
+      count++;
+    }
+    assert.equal(count, 2000);
+    assert.equal(total, (1999 * 2000) / 2);
+  });
+
+  test('a decompression error surfaces through the CSV iterator unchanged', async () => {
+    const gz = zlib.gzipSync(CSV_TEXT.repeat(100));
+    const bytes = decompress(streamOf(gz.subarray(0, gz.length - 10), [64]), opts('gzip'));
+    await rejectsDecode(
+      collect(csvRecords(bytes, csvOpts({ columns: [] }))),
+      /gzip file is truncated/,
+    );
+  });
+});
+
+function parseCsvFrom(stream: Readable) {
+  return collect(csvRecords(stream, csvOpts()));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('parseCount', () => {
+  test('whole numbers, blanks and -1', () => {
+    assert.equal(parseCount('12', 'sent'), 12);
+    assert.equal(parseCount(' 12 ', 'sent'), 12);
+    assert.equal(parseCount('0', 'sent'), 0);
+    assert.equal(parseCount('12.0', 'sent'), 12);
+    assert.equal(parseCount('12.000', 'sent'), 12);
+    assert.equal(parseCount('9007199254740991', 'sent'), Number.MAX_SAFE_INTEGER);
+    assert.equal(parseCount('', 'sent'), null);
+    assert.equal(parseCount('  ', 'sent'), null);
+    assert.equal(parseCount('-1', 'sent', { minusOneIsNull: true }), null);
+    assert.equal(parseCount('-0', 'sent'), 0);
+  });
+
+  test('anything else fails, quoting the value and naming the column', () => {
+    for (const bad of [
+      '1,234',
+      '12.5',
+      '12x',
+      'x',
+      '-',
+      '-2',
+      '+3',
+      '1e3',
+      '12.',
+      '.5',
+      '0x10',
+      '1 2',
+    ]) {
+      assert.throws(
+        () => parseCount(bad, 'delivered'),
+        (err: unknown) =>
+          err instanceof DecodeError &&
+          err.message.includes(JSON.stringify(bad)) &&
+          err.message.includes('"delivered"'),
+        bad,
+      );
+    }
+    assert.throws(() => parseCount('-1', 'sent'), /"-1"/);
+    assert.throws(() => parseCount('9007199254740993', 'sent'), DecodeError);
+  });
+});
+
+describe('parseDay', () => {
+  test('lenient day forms', () => {
+    for (const raw of [
+      '2026-11-03',
+      ' 2026-11-03 ',
+      '2026-11-03T00:00:00Z',
+      '2026-11-03 00:00:00',
+      '2026-11-03T00:00:00.000+00:00',
+      '2026-11-03T00:00:00-05:00',
+      '2026/11/03',
+    ]) {
+      assert.equal(parseDay(raw, 'date'), '2026-11-03', raw);
+    }
+    assert.equal(parseDay('2024-02-29', 'date'), '2024-02-29');
+    assert.equal(parseDay('2000-02-29', 'date'), '2000-02-29');
+  });
+
+  test('bad days fail, quoting the value', () => {
+    for (const bad of [
+      '',
+      '2026-13-01',
+      '2026-02-29',
+      '1900-02-29',
+      '2026-04-31',
+      '2026-00-10',
+      '2026-11-3',
+      '03/11/2026',
+      '2026-11/03',
+      '20261103',
+      '2026-11-03X',
+      '2026-11-03T25:00:00',
+      'yesterday',
+    ]) {
+      assert.throws(
+        () => parseDay(bad, 'date'),
+        (err: unknown) => err instanceof DecodeError && err.message.includes(JSON.stringify(bad)),
+        bad,
+      );
+    }
+  });
+});
+
+const DAY = 86_400_000;
+const hhmm = (minutes: number): string =>
+  `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+
+describe('parseTimestamp', () => {
+  const cases: [string, string][] = [
+    ['2026-11-03T13:01:01Z', '2026-11-03T13:01:01.000Z'],
+    ['2026-11-03T13:01:01.5Z', '2026-11-03T13:01:01.500Z'],
+    ['2026-11-03T13:01:01.123Z', '2026-11-03T13:01:01.123Z'],
+    ['2026-11-03T13:01:01+02:00', '2026-11-03T11:01:01.000Z'],
+    ['2026-11-03T01:01:01-05:30', '2026-11-03T06:31:01.000Z'],
+    ['2026-11-03T23:30:00.250-0100', '2026-11-04T00:30:00.250Z'],
+    ['2021-04-20 13:01:01', '2021-04-20T13:01:01.000Z'],
+    ['2011-01-01T15:03:01.012345', '2011-01-01T15:03:01.012Z'],
+    ['2011-01-01T15:03:01.999999999', '2011-01-01T15:03:01.999Z'],
+    ['2024-10-21 18:49:23 UTC', '2024-10-21T18:49:23.000Z'],
+    ['2024-10-21 18:49:23+00', '2024-10-21T18:49:23.000Z'],
+    ['2024-10-21 18:49:23.000+00:00', '2024-10-21T18:49:23.000Z'],
+    ['2024-10-21T18:49', '2024-10-21T18:49:00.000Z'],
+    ['1700000000', '2023-11-14T22:13:20.000Z'],
+    ['1700000000123', '2023-11-14T22:13:20.123Z'],
+    [' 2021-04-20 13:01:01 ', '2021-04-20T13:01:01.000Z'],
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+    ['0050-03-01T00:30:00+01:00', '0050-02-28T23:30:00.000Z'],
+  ];
+  for (const [raw, iso] of cases) {
+    test(`${JSON.stringify(raw)} -> ${iso}`, () => {
+      assert.equal(parseTimestamp(raw, 'ts'), iso);
+    });
+  }
+
+  test('blanks and "-" are null', () => {
+    assert.equal(parseTimestamp('', 'ts'), null);
+    assert.equal(parseTimestamp('-', 'ts'), null);
+    assert.equal(parseTimestamp('  ', 'ts'), null);
+  });
+
+  test('anything else fails, quoting the value and naming the column', () => {
+    for (const bad of [
+      '2026-11-03',
+      '2026-11-03T24:00:00Z',
+      '2026-11-03T13:60:00Z',
+      '2026-11-03T13:01:61Z',
+      '2026-02-30T13:01:01Z',
+      '2026-11-03T13:01:01+2',
+      '2026-11-03T13:01:01+25:00',
+      '2026-11-03T13:01:01.Z',
+      '2026-11-03T13:01:01 PST',
+      '2026-11-03T13:01:01Zjunk',
+      '170000000',
+      '17000000001',
+      '1700000000.5',
+      'Tue, 03 Nov 2026 13:01:01 GMT',
+      'now',
+    ]) {
+      assert.throws(
+        () => parseTimestamp(bad, 'opened_at'),
+        (err: unknown) =>
+          err instanceof DecodeError &&
+          err.message.includes(JSON.stringify(bad)) &&
+          err.message.includes('"opened_at"'),
+        bad,
+      );
+    }
+  });
+
+  test('agrees with Date for many instants, zones and years', () => {
+    let seed = 42;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const ms = Math.floor(1e12 + random() * 8e12);
+      assert.equal(parseTimestamp(String(ms), 'ts'), new Date(ms).toISOString());
+      const s = Math.floor(ms / 1000);
+      if (s < 1e10) assert.equal(parseTimestamp(String(s), 'ts'), new Date(s * 1000).toISOString());
+      // Any instant from year 1 to 9999, written in a random zone.
+      const any = Math.floor(
+        -62_135_596_800_000 + DAY + random() * (253_402_300_799_999 - 2 * DAY),
+      );
+      const offset = Math.round((random() * 26 - 12) * 4) * 15;
+      const local = new Date(any + offset * 60_000).toISOString().slice(0, 23);
+      const zone = `${offset < 0 ? '-' : '+'}${hhmm(Math.abs(offset))}`;
+      assert.equal(parseTimestamp(local + zone, 'ts'), new Date(any).toISOString(), local + zone);
+    }
+  });
+
+  test('long bad values are shortened in the message', () => {
+    assert.throws(() => parseTimestamp('x'.repeat(10_000), 'ts'), /… \(10000 characters\)/);
+  });
+});

@@ -1,0 +1,440 @@
+import assert from 'node:assert/strict';
+import { PassThrough, Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { advance, dayWindow, parseDayState } from '../../src/airbyte/day-cursor';
+import { runCli, type Source } from '../../src/airbyte/entrypoint';
+import { configError, ConnectorError } from '../../src/airbyte/errors';
+import { parseCatalogInput, parseStateInput } from '../../src/airbyte/inputs';
+import { MemoryLogger } from '../../src/airbyte/logger';
+import { MessageWriter } from '../../src/airbyte/output';
+import type { JsonObject } from '../../src/airbyte/protocol';
+import { runRead } from '../../src/airbyte/read';
+import { REDACTED, Redactor, secretsOf } from '../../src/airbyte/redact';
+import type { Stream, StreamItem } from '../../src/airbyte/stream';
+
+/** Collects what the writer writes, as parsed messages. */
+function sink(): { stream: PassThrough; messages: () => JsonObject[]; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  const text = () => Buffer.concat(chunks).toString('utf8');
+  return {
+    stream,
+    text,
+    messages: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as JsonObject),
+  };
+}
+
+const TOKEN = 'tok-ABCDEFGHIJKLMNOP/+=?&';
+
+describe('Redactor', () => {
+  it('removes every spelling of a secret', () => {
+    const r = new Redactor([TOKEN]);
+    const forms = [
+      TOKEN,
+      encodeURIComponent(TOKEN),
+      JSON.stringify(TOKEN),
+      Buffer.from(TOKEN).toString('base64'),
+    ];
+    for (const f of forms)
+      assert.equal(r.redact(`x ${f} y`).includes('ABCDEFGHIJKLMNOP'), false, f);
+    assert.equal(r.redact(`a ${TOKEN} b`), `a ${REDACTED} b`);
+  });
+  it('ignores values too short to be secrets', () => {
+    const r = new Redactor(['ab']);
+    assert.equal(r.redact('about'), 'about');
+  });
+  it('finds secrets by airbyte_secret in the spec, in arrays too', () => {
+    const spec = {
+      type: 'object',
+      properties: {
+        a: { type: 'string', airbyte_secret: true },
+        b: { type: 'string' },
+        list: {
+          type: 'array',
+          items: { type: 'object', properties: { k: { type: 'string', airbyte_secret: true } } },
+        },
+      },
+    };
+    assert.deepEqual(
+      secretsOf(spec, { a: 'one1', b: 'two2', list: [{ k: 'three' }, { k: 'four' }] }),
+      ['one1', 'three', 'four'],
+    );
+  });
+});
+
+describe('MessageWriter', () => {
+  it('writes recordCount with a decimal point and redacts non-record messages', async () => {
+    const s = sink();
+    const w = new MessageWriter(s.stream, new Redactor([TOKEN]));
+    await w.state({ name: 'x' }, { date: '2026-01-01' }, 3);
+    await w.log('INFO', `token is ${TOKEN}`);
+    await w.close();
+    assert.match(s.text(), /"sourceStats":\{"recordCount":3\.0\}\}\}\n/);
+    const [state, log] = s.messages();
+    assert.deepEqual(state, {
+      type: 'STATE',
+      state: {
+        type: 'STREAM',
+        stream: { stream_descriptor: { name: 'x' }, stream_state: { date: '2026-01-01' } },
+        sourceStats: { recordCount: 3 },
+      },
+    });
+    assert.equal((log.log as JsonObject).message, `token is ${REDACTED}`);
+  });
+  it('waits for drain when the consumer is slow', async () => {
+    let written = 0;
+    let pending: (() => void) | undefined;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        pending = cb; // completes only when the test says so
+      },
+    });
+    const w = new MessageWriter(slow, new Redactor());
+    let wait: Promise<void> | undefined;
+    for (let i = 0; i < 5000 && !wait; i++) wait = w.record('"s"', { i, pad: 'x'.repeat(100) }, 1);
+    assert.ok(wait, 'record() returned a promise once the buffer was full');
+    let resolved = false;
+    void wait.then(() => (resolved = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(resolved, false, 'still waiting while the consumer has not taken the data');
+    pending?.();
+    await wait;
+    assert.ok(written > 0);
+  });
+});
+
+describe('state and catalog inputs', () => {
+  it('reads the platform list and the empty forms', () => {
+    assert.equal(parseStateInput('').size, 0);
+    assert.equal(parseStateInput('  \n').size, 0);
+    assert.equal(parseStateInput('[]').size, 0);
+    assert.equal(parseStateInput('{}').size, 0);
+    const m = parseStateInput(
+      JSON.stringify([
+        {
+          type: 'STREAM',
+          stream: { stream_descriptor: { name: 'a' }, stream_state: { date: '2026-01-02' } },
+          sourceStats: { recordCount: 1.0 },
+        },
+        { type: 'STREAM', stream: { stream_descriptor: { name: 'b' } } },
+      ]),
+    );
+    assert.deepEqual([...m], [['a', { date: '2026-01-02' }]]);
+  });
+  for (const [label, text, pattern] of [
+    ['garbage', 'not json', /not valid JSON/],
+    ['legacy dict', '{"a":{"date":"x"}}', /legacy/],
+    ['a number', '3', /a number/],
+    ['a global state', '[{"type":"GLOBAL","global":{}}]', /GLOBAL/],
+    ['no descriptor', '[{"type":"STREAM","stream":{}}]', /stream_descriptor\.name/],
+    [
+      'state not an object',
+      '[{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":5}}]',
+      /not an object/,
+    ],
+  ] as const) {
+    it(`rejects ${label} with a config_error`, () => {
+      assert.throws(
+        () => parseStateInput(text),
+        (e: unknown) =>
+          e instanceof ConnectorError &&
+          e.failureType === 'config_error' &&
+          pattern.test(e.message),
+      );
+    });
+  }
+  it('validates the catalog', () => {
+    assert.throws(() => parseCatalogInput('{}'), /streams/);
+    assert.throws(
+      () => parseCatalogInput('{"streams":[{"stream":{"name":"a"},"sync_mode":"sometimes"}]}'),
+      /sync_mode "sometimes"/,
+    );
+    assert.throws(
+      () =>
+        parseCatalogInput(
+          '{"streams":[{"stream":{"name":"a"},"sync_mode":"incremental"},{"stream":{"name":"a"},"sync_mode":"incremental"}]}',
+        ),
+      /twice/,
+    );
+    assert.equal(
+      parseCatalogInput('{"streams":[{"stream":{"name":"a"},"sync_mode":"incremental"}]}').streams
+        .length,
+      1,
+    );
+  });
+});
+
+describe('day cursor', () => {
+  const logger = new MemoryLogger();
+  const base = {
+    stream: 's',
+    lookbackDays: 3,
+    oldestDay: '2026-10-26',
+    retention: '30 days',
+    lastDay: '2026-11-24',
+  };
+  it('starts at the latest of start_date, cursor - lookback and the oldest day', () => {
+    assert.deepEqual(dayWindow(base, logger), { from: '2026-10-26', to: '2026-11-24' });
+    assert.deepEqual(dayWindow({ ...base, startDate: '2026-11-01' }, logger), {
+      from: '2026-11-01',
+      to: '2026-11-24',
+    });
+    assert.deepEqual(
+      dayWindow({ ...base, startDate: '2026-11-01', cursor: '2026-11-20' }, logger),
+      { from: '2026-11-17', to: '2026-11-24' },
+    );
+    assert.deepEqual(
+      dayWindow({ ...base, startDate: '2026-11-19', cursor: '2026-11-20' }, logger),
+      { from: '2026-11-19', to: '2026-11-24' },
+    );
+    const future = dayWindow({ ...base, cursor: '2099-01-01' }, logger);
+    assert.ok(future.from > future.to);
+  });
+  it('clamps an old start_date with a warning that says so', () => {
+    const l = new MemoryLogger();
+    assert.equal(dayWindow({ ...base, startDate: '2025-01-01' }, l).from, '2026-10-26');
+    assert.match(
+      l.lines[0].message,
+      /start_date 2025-01-01 is older than the 30 days; reading from 2026-10-26/,
+    );
+  });
+  it('validates state and never moves back', () => {
+    assert.deepEqual(parseDayState({}, 's'), {});
+    assert.deepEqual(parseDayState({ date: '2026-11-01', other: 1 }, 's'), { date: '2026-11-01' });
+    assert.throws(
+      () => parseDayState({ date: '2026-02-30' }, 's'),
+      /"2026-02-30", which is not a date/,
+    );
+    assert.throws(() => parseDayState({ date: 7 }, 's'), /config|date/);
+    assert.equal(advance('2026-11-20', '2026-11-18'), '2026-11-20');
+    assert.equal(advance(undefined, '2026-11-18'), '2026-11-18');
+  });
+});
+
+/** An in-memory stream: the unit under test is the runtime around it. */
+function fakeStream(name: string, items: (StreamItem | Error)[]): Stream {
+  return {
+    name,
+    primaryKey: [['id']],
+    cursorField: ['date'],
+    schema: () => ({ type: 'object', properties: { id: { type: 'integer' } } }),
+    parseState: (s) => {
+      if (typeof (s as JsonObject).date !== 'string') throw configError(`bad state of ${name}`);
+      return s as JsonObject;
+    },
+    async *read() {
+      for (const item of items) {
+        if (item instanceof Error) throw item;
+        yield item;
+      }
+    },
+  };
+}
+
+const rec = (id: number): StreamItem => ({ kind: 'record', data: { id } });
+const cp = (date: string): StreamItem => ({ kind: 'checkpoint', state: { date } });
+
+async function read(
+  streams: Stream[],
+  catalogNames: string[],
+  states = new Map<string, unknown>(),
+  mode: 'incremental' | 'full_refresh' = 'incremental',
+) {
+  const s = sink();
+  const w = new MessageWriter(s.stream, new Redactor());
+  const ok = await runRead(
+    {
+      streams,
+      unavailable: new Map([['known_unconfigured', 'the configuration has no token']]),
+      catalog: { streams: catalogNames.map((name) => ({ stream: { name }, sync_mode: mode })) },
+      states,
+    },
+    w,
+    new MemoryLogger(),
+  );
+  await w.close();
+  return { ok, messages: s.messages() };
+}
+
+const kinds = (ms: JsonObject[]) =>
+  ms.map((m) => {
+    if (m.type === 'RECORD') return `R${((m.record as JsonObject).data as JsonObject).id}`;
+    if (m.type === 'STATE') {
+      const st = m.state as {
+        stream: { stream_state: JsonObject };
+        sourceStats: { recordCount: number };
+      };
+      return `S${st.stream.stream_state.date ?? '{}'}/${st.sourceStats.recordCount}`;
+    }
+    const t = m.trace as JsonObject;
+    if (t.type === 'STREAM_STATUS') return (t.stream_status as JsonObject).status as string;
+    return `${t.type}:${(t.error as JsonObject | undefined)?.failure_type ?? ''}`;
+  });
+
+describe('runRead', () => {
+  it('emits statuses, records and states with exact counts', async () => {
+    const { ok, messages } = await read(
+      [fakeStream('a', [rec(1), rec(2), cp('d1'), cp('d2'), rec(3), cp('d3')])],
+      ['a'],
+    );
+    assert.equal(ok, true);
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'R2',
+      'Sd1/2',
+      'Sd2/0',
+      'R3',
+      'Sd3/1',
+      'COMPLETE',
+    ]);
+  });
+  it('never emits the same state twice in a row; the count carries to the next state', async () => {
+    const { messages } = await read(
+      [fakeStream('a', [rec(1), cp('d5'), rec(2), cp('d5'), rec(3), cp('d6')])],
+      ['a'],
+      new Map([['a', { date: 'd5' }]]),
+    );
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'R2',
+      'R3',
+      'Sd6/3',
+      'COMPLETE',
+    ]);
+  });
+  it('ends with a state even when nothing was read, and counts trailing records', async () => {
+    const empty = await read([fakeStream('a', [])], ['a'], new Map([['a', { date: 'd9' }]]));
+    assert.deepEqual(kinds(empty.messages), ['STARTED', 'Sd9/0', 'COMPLETE']);
+    const noState = await read([fakeStream('a', [])], ['a']);
+    assert.deepEqual(kinds(noState.messages), ['STARTED', 'S{}/0', 'COMPLETE']);
+    const lookbackOnly = await read(
+      [fakeStream('a', [rec(1), cp('d9')])],
+      ['a'],
+      new Map([['a', { date: 'd9' }]]),
+    );
+    assert.deepEqual(kinds(lookbackOnly.messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'Sd9/1',
+      'COMPLETE',
+    ]);
+  });
+  it('ignores saved state in full refresh', async () => {
+    const { messages } = await read(
+      [fakeStream('a', [rec(1), cp('d1')])],
+      ['a'],
+      new Map([['a', { date: 'zzz' }]]),
+      'full_refresh',
+    );
+    assert.deepEqual(kinds(messages), ['STARTED', 'RUNNING', 'R1', 'Sd1/1', 'COMPLETE']);
+  });
+  it('a failing stream reports its error and INCOMPLETE; the others still run', async () => {
+    const boom = new ConnectorError('vendor said no', 'transient_error');
+    const { ok, messages } = await read(
+      [fakeStream('a', [rec(1), cp('d1'), rec(2), boom]), fakeStream('b', [rec(7), cp('d7')])],
+      ['a', 'missing', 'known_unconfigured', 'b'],
+    );
+    assert.equal(ok, false);
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'Sd1/1',
+      'R2',
+      'ERROR:transient_error',
+      'INCOMPLETE',
+      'STARTED',
+      'ERROR:config_error',
+      'INCOMPLETE',
+      'STARTED',
+      'ERROR:config_error',
+      'INCOMPLETE',
+      'STARTED',
+      'RUNNING',
+      'R7',
+      'Sd7/1',
+      'COMPLETE',
+    ]);
+    const errors = messages
+      .filter((m) => (m.trace as JsonObject | undefined)?.type === 'ERROR')
+      .map((m) => (m.trace as JsonObject).error as JsonObject);
+    assert.match(
+      errors[1].message as string,
+      /'missing' in your connection configuration was not found/,
+    );
+    assert.match(
+      errors[2].message as string,
+      /'known_unconfigured' is in the catalog but the configuration has no token/,
+    );
+    assert.deepEqual(errors[0].stream_descriptor, { name: 'a' });
+  });
+  it('a bad saved state fails that stream with a config_error', async () => {
+    const { ok, messages } = await read(
+      [fakeStream('a', [rec(1)])],
+      ['a'],
+      new Map([['a', { nope: 1 }]]),
+    );
+    assert.equal(ok, false);
+    assert.deepEqual(kinds(messages), ['STARTED', 'ERROR:config_error', 'INCOMPLETE']);
+  });
+});
+
+describe('runCli', () => {
+  const source: Source<JsonObject> = {
+    spec: () => ({ connectionSpecification: { type: 'object' } }),
+    secrets: (raw) => [String((raw as JsonObject).token)],
+    parseConfig: (raw) => {
+      if ((raw as JsonObject).bad) throw configError('config.bad is not allowed');
+      return raw as JsonObject;
+    },
+    check: async (c) =>
+      c.token === 'good-token'
+        ? { ok: true }
+        : { ok: false, message: `token ${String(c.token)} rejected` },
+    streams: () => ({ streams: [fakeStream('a', [rec(1), cp('d1')])], unavailable: new Map() }),
+  };
+  async function cli(argv: string[]) {
+    const out = sink();
+    const err = sink();
+    const code = await runCli(argv, source, out.stream, err.stream);
+    return { code, messages: out.messages(), stderr: err.text() };
+  }
+  it('rejects a wrong command with a TRACE, usage on stderr and a non-zero exit', async () => {
+    for (const argv of [
+      [],
+      ['sync'],
+      ['read', '--config'],
+      ['check'],
+      ['read', '--config', 'x'],
+      ['spec', '--verbose'],
+    ]) {
+      const r = await cli(argv);
+      assert.notEqual(r.code, 0, argv.join(' '));
+      assert.match(r.stderr, /usage:/);
+      assert.equal(
+        ((r.messages[0].trace as JsonObject).error as JsonObject).failure_type,
+        'config_error',
+      );
+    }
+  });
+  it('names a missing config file', async () => {
+    const r = await cli(['check', '--config', '/nonexistent/config.json']);
+    assert.equal(r.code, 1);
+    assert.match(
+      ((r.messages[0].trace as JsonObject).error as JsonObject).message as string,
+      /config file "\/nonexistent\/config.json" does not exist/,
+    );
+  });
+});
