@@ -88,24 +88,38 @@ async function readStream(
     state: incoming,
     estimate: (rows: number) => void writer.estimate(stream.name, rows),
   };
-  for await (const item of stream.read(ctx)) {
-    if (item.kind === 'record') {
-      if (!running) {
-        running = true;
-        await writer.streamStatus(descriptor, 'RUNNING');
+  // Records up to the latest checkpoint that were not yet covered by an emitted state.
+  let countAtLatest = 0;
+  try {
+    for await (const item of stream.read(ctx)) {
+      if (item.kind === 'record') {
+        if (!running) {
+          running = true;
+          await writer.streamStatus(descriptor, 'RUNNING');
+        }
+        count++;
+        const wait = writer.record(streamJson, item.data, Date.now());
+        if (wait) await wait;
+      } else {
+        latest = item.state;
+        countAtLatest = count;
+        const text = JSON.stringify(item.state);
+        if (text === previous) continue;
+        await writer.state(descriptor, item.state, count);
+        previous = text;
+        count = countAtLatest = 0;
+        emitted++;
       }
-      count++;
-      const wait = writer.record(streamJson, item.data, Date.now());
-      if (wait) await wait;
-    } else {
-      latest = item.state;
-      const text = JSON.stringify(item.state);
-      if (text === previous) continue;
-      await writer.state(descriptor, item.state, count);
-      previous = text;
-      count = 0;
-      emitted++;
     }
+  } catch (err) {
+    // Work completed before the failure is still checkpointed when its state was held back as
+    // equal to the incoming one (lookback days re-read under an unchanged cursor): the incoming
+    // state was never emitted in this sync, so this is no duplicate. After an emitted state,
+    // a held-back checkpoint repeats it and is left out; those records are read again next time.
+    if (countAtLatest > 0 && emitted === 0) {
+      await writer.state(descriptor, latest, countAtLatest);
+    }
+    throw err;
   }
   // Every stream ends with a state, even one that read nothing, and no record goes uncounted.
   if (emitted === 0 || count > 0) await writer.state(descriptor, latest, count);

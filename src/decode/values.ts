@@ -36,11 +36,11 @@ function trimmed(raw: string): string {
   return raw.trim();
 }
 
-/** The number written by `count` digits at `at`, or -1. */
-function digits(s: string, at: number, count: number): number {
-  if (at + count > s.length) return -1;
+/** The number written by `count` digits from index `from`, or -1. */
+function digits(s: string, from: number, count: number): number {
+  if (from + count > s.length) return -1;
   let v = 0;
-  for (let i = at; i < at + count; i++) {
+  for (let i = from; i < from + count; i++) {
     const d = s.charCodeAt(i) - ZERO;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
@@ -89,7 +89,7 @@ export function parseCount(
 }
 
 // The last date/time scanned. Module state instead of a result object: no allocation per value.
-const at = {
+const scanned = {
   year: 0,
   month: 0,
   day: 0,
@@ -113,7 +113,7 @@ function isRealDate(year: number, month: number, day: number): boolean {
 
 /**
  * Scans `YYYY-MM-DD` or `YYYY/MM/DD`, optionally followed by `T` or a space, `HH:MM[:SS[.fff…]]`
- * and a zone (`Z`, `±HH`, `±HHMM`, `±HH:MM`, `UTC`, optionally after a space) into `at`.
+ * and a zone (`Z`, `±HH`, `±HHMM`, `±HH:MM`, `UTC`, optionally after a space) into `scanned`.
  */
 function scanDateTime(s: string): boolean {
   const year = digits(s, 0, 4);
@@ -122,10 +122,10 @@ function scanDateTime(s: string): boolean {
   const month = digits(s, 5, 2);
   const day = digits(s, 8, 2);
   if (!isRealDate(year, month, day)) return false;
-  at.year = year;
-  at.month = month;
-  at.day = day;
-  at.hasTime = false;
+  scanned.year = year;
+  scanned.month = month;
+  scanned.day = day;
+  scanned.hasTime = false;
   const n = s.length;
   if (n === 10) return true;
   const t = s.charCodeAt(10);
@@ -176,12 +176,12 @@ function scanDateTime(s: string): boolean {
     }
   }
   if (p !== n) return false;
-  at.hour = hour;
-  at.minute = minute;
-  at.second = second;
-  at.millis = millis;
-  at.offset = offset;
-  at.hasTime = true;
+  scanned.hour = hour;
+  scanned.minute = minute;
+  scanned.second = second;
+  scanned.millis = millis;
+  scanned.offset = offset;
+  scanned.hasTime = true;
   return true;
 }
 
@@ -202,7 +202,7 @@ export function parseDay(raw: string, column: string): string {
   const s = trimmed(raw);
   if (!scanDateTime(s)) throw invalid(column, 'a date (YYYY-MM-DD)', raw);
   if (s.length === 10 && s.charCodeAt(4) === MINUS) return s;
-  return `${pad4(at.year)}-${pad2(at.month)}-${pad2(at.day)}`;
+  return `${pad4(scanned.year)}-${pad2(scanned.month)}-${pad2(scanned.day)}`;
 }
 
 const MAX_UNIX_MILLIS = 8.64e15;
@@ -220,24 +220,28 @@ export function parseTimestamp(raw: string, column: string): string | null {
     const epoch = unixDigits(s);
     if (epoch >= 0) return isoFromMillis(n === 10 ? epoch * 1000 : epoch);
   }
-  if (!scanDateTime(s) || !at.hasTime) throw invalid(column, 'a timestamp', raw);
-  if (at.offset === 0) {
+  if (!scanDateTime(s) || !scanned.hasTime) throw invalid(column, 'a timestamp', raw);
+  if (scanned.offset === 0) {
     // The common case: the fields are already UTC, so just lay them out.
     const date =
       s.charCodeAt(4) === MINUS
         ? s.slice(0, 10)
         : `${s.slice(0, 4)}-${s.slice(5, 7)}-${s.slice(8, 10)}`;
-    return `${date}T${s.slice(11, 16)}:${pad2(at.second)}.${at.millis}Z`;
+    return `${date}T${s.slice(11, 16)}:${pad2(scanned.second)}.${scanned.millis}Z`;
   }
-  const ms = utcMillis() - at.offset * 60_000;
+  const ms = utcMillis() - scanned.offset * 60_000;
   if (!(Math.abs(ms) <= MAX_UNIX_MILLIS)) throw invalid(column, 'a timestamp', raw);
   return isoFromMillis(ms);
 }
 
 /** The scanned fields as epoch milliseconds, reading them as UTC. */
 function utcMillis(): number {
-  const days = daysFromCivil(at.year, at.month, at.day);
-  return ((days * 24 + at.hour) * 60 + at.minute) * 60_000 + at.second * 1000 + +at.millis;
+  const days = daysFromCivil(scanned.year, scanned.month, scanned.day);
+  return (
+    ((days * 24 + scanned.hour) * 60 + scanned.minute) * 60_000 +
+    scanned.second * 1000 +
+    +scanned.millis
+  );
 }
 
 const DAY_MS = 86_400_000;

@@ -342,6 +342,32 @@ describe('decompress: zip', () => {
     }
   });
 
+  test('a data descriptor entry whose deflate data ends exactly at a chunk boundary', async () => {
+    const first = Buffer.from('skip me '.repeat(50));
+    const zip = makeZip([
+      { name: 'skip.txt', data: first, descriptor: true },
+      { name: 'a.csv', data: csv, descriptor: true },
+    ]);
+    const firstEnd = 30 + 'skip.txt'.length + zlib.deflateRawSync(first).length;
+    const secondStart = firstEnd + 16;
+    const secondEnd = secondStart + 30 + 'a.csv'.length + zlib.deflateRawSync(csv).length;
+    for (const cuts of [
+      [firstEnd],
+      [secondEnd],
+      [firstEnd, secondEnd],
+      [secondEnd, secondEnd + 16],
+    ]) {
+      const pieces: Buffer[] = [];
+      let from = 0;
+      for (const cut of [...cuts, zip.length]) {
+        pieces.push(zip.subarray(from, cut));
+        from = cut;
+      }
+      const out = decompress(Readable.from(pieces), opts('zip'));
+      assert.deepEqual(await readAll(out), csv, `cut at ${cuts}`);
+    }
+  });
+
   test('default choice: the first .csv file, skipping other files, folders and macOS metadata', async () => {
     const zip = makeZip([
       { name: 'README.txt', data: Buffer.from('read me '.repeat(100)), descriptor: true },

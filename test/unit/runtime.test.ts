@@ -438,3 +438,41 @@ describe('runCli', () => {
     );
   });
 });
+
+describe('runRead on failure', () => {
+  it('checkpoints completed work whose state was held back as a duplicate', async () => {
+    const boom = new ConnectorError('channel gone', 'config_error');
+    const { messages } = await read(
+      [fakeStream('a', [rec(1), cp('d5'), rec(2), cp('d5'), rec(3), boom])],
+      ['a'],
+      new Map([['a', { date: 'd5' }]]),
+    );
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'R2',
+      'R3',
+      'Sd5/2',
+      'ERROR:config_error',
+      'INCOMPLETE',
+    ]);
+  });
+  it('does not repeat a state that was already emitted', async () => {
+    const boom = new ConnectorError('later failure', 'transient_error');
+    const { messages } = await read(
+      [fakeStream('a', [rec(1), cp('d6'), rec(2), cp('d6'), boom])],
+      ['a'],
+      new Map([['a', { date: 'd5' }]]),
+    );
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'Sd6/1',
+      'R2',
+      'ERROR:transient_error',
+      'INCOMPLETE',
+    ]);
+  });
+});
