@@ -32,6 +32,15 @@ export class MessageWriter {
     return this.drain;
   }
 
+  /** Emits a RECORD whose data is already serialized. */
+  recordJson(streamJson: string, dataJson: string, emittedAt: number): Promise<void> | undefined {
+    const line = `{"type":"RECORD","record":{"stream":${streamJson},"data":${dataJson},"emitted_at":${emittedAt}}}\n`;
+    this.chunks.push(line);
+    this.size += line.length;
+    if (this.size >= FLUSH_BYTES) return this.flush();
+    return this.drain;
+  }
+
   /** Emits any other message, redacted, and flushes. */
   message(msg: JsonObject): Promise<void> | undefined {
     return this.line(JSON.stringify(msg));

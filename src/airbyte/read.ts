@@ -100,6 +100,18 @@ async function readStream(
         count++;
         const wait = writer.record(streamJson, item.data, Date.now());
         if (wait) await wait;
+      } else if (item.kind === 'records') {
+        if (item.json.length === 0) continue;
+        if (!running) {
+          running = true;
+          await writer.streamStatus(descriptor, 'RUNNING');
+        }
+        const now = Date.now();
+        for (const json of item.json) {
+          const wait = writer.recordJson(streamJson, json, now);
+          if (wait) await wait;
+        }
+        count += item.json.length;
       } else {
         latest = item.state;
         countAtLatest = count;

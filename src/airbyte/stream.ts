@@ -4,6 +4,8 @@ import type { JsonObject, SyncMode } from './protocol';
 /** What a stream's `read` yields: records, and checkpoints after each completed unit of work. */
 export type StreamItem =
   | { kind: 'record'; data: JsonObject }
+  /** Many records at once, each already serialized as the JSON of its data (a hot path's form). */
+  | { kind: 'records'; json: string[] }
   /** Everything yielded before this is complete: a resumed sync may start from `state`. */
   | { kind: 'checkpoint'; state: JsonObject };
 

@@ -1,6 +1,6 @@
 export { DecodeError } from './errors';
 export { decompress, sniffCompression } from './decompress';
 export type { Compression, DecompressOptions } from './decompress';
-export { csvRecords, normalizeHeader, DEFAULT_MAX_FIELD_BYTES } from './csv';
+export { csvRecords, csvRows, normalizeHeader, DEFAULT_MAX_FIELD_BYTES } from './csv';
 export type { CsvColumn, CsvOptions } from './csv';
 export { parseCount, parseDay, parseTimestamp } from './values';

@@ -13,8 +13,11 @@ import type { DownloadSource, ExportRepository, JobStatus } from './job';
 import type { JobTracker } from './tracker';
 
 export interface ExportOptions {
-  /** First wait between status checks; it grows by half each time up to `pollMaxMs`. */
+  /** First wait between status checks; */
   pollInitialMs: number;
+  /** then the next wait, which grows by `pollGrowth` each time up to `pollMaxMs`. */
+  pollIntervalMs: number;
+  pollGrowth: number;
   pollMaxMs: number;
   /** Overall wait for one export to be ready. */
   timeoutMs: number;
@@ -27,8 +30,15 @@ export interface ExportOptions {
   tracker?: JobTracker;
 }
 
+export type PollSchedule = Pick<
+  ExportOptions,
+  'pollInitialMs' | 'pollIntervalMs' | 'pollGrowth' | 'pollMaxMs'
+>;
+
 export const DEFAULT_EXPORT_OPTIONS: ExportOptions = {
   pollInitialMs: 2000,
+  pollIntervalMs: 3000,
+  pollGrowth: 1.5,
   pollMaxMs: 60_000,
   timeoutMs: 120 * 60_000,
   maxRestarts: 2,
@@ -61,12 +71,16 @@ export class ExportEngine {
     this.options = { ...DEFAULT_EXPORT_OPTIONS, ...options };
   }
 
-  async run<J>(repo: ExportRepository<J>): Promise<SpooledFile> {
+  /** `overrides` set a job's own polling schedule (e.g. sized from the export's row count). */
+  async run<J>(
+    repo: ExportRepository<J>,
+    overrides: Partial<PollSchedule> = {},
+  ): Promise<SpooledFile> {
     const release = this.options.tracker ? await this.options.tracker.acquire() : () => {};
     try {
       for (let restart = 0; ; restart++) {
         const job = await repo.start();
-        const status = await this.waitForCompletion(repo, job);
+        const status = await this.waitForCompletion(repo, job, { ...this.options, ...overrides });
         if (status.state === 'completed') return await this.download(repo, job, status.download);
         if (restart >= this.options.maxRestarts) {
           throw transientError(
@@ -85,9 +99,10 @@ export class ExportEngine {
   private async waitForCompletion<J>(
     repo: ExportRepository<J>,
     job: J,
+    schedule: PollSchedule,
   ): Promise<Exclude<JobStatus, { state: 'running' }>> {
     const started = Date.now();
-    let interval = this.options.pollInitialMs;
+    let interval = schedule.pollInitialMs;
     for (let polls = 1; ; polls++) {
       const status = await repo.poll(job);
       if (status.state !== 'running') return status;
@@ -102,7 +117,8 @@ export class ExportEngine {
         `${repo.describe}: ${status.detail ?? 'still processing'}; check ${polls}, next in ${Math.round(interval / 1000)} s.`,
       );
       await sleep(interval);
-      interval = Math.min(this.options.pollMaxMs, Math.round(interval * 1.5));
+      interval = polls === 1 ? schedule.pollIntervalMs : Math.round(interval * schedule.pollGrowth);
+      interval = Math.min(schedule.pollMaxMs, interval);
     }
   }
 

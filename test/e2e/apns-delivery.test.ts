@@ -424,7 +424,10 @@ describe('apns_delivery_metrics end to end', () => {
       assert.equal(r.code, 1);
       const errors = errorsOf(r);
       assert.match(errors[0].message, /'no_such_stream' .*was not found/);
-      assert.match(errors[1].message, /'apns_broadcast_app' is in the catalog but/);
+      assert.match(
+        errors[1].message,
+        /'apns_broadcast_app' is in the catalog but the configuration has no apns\.broadcast_app_token/,
+      );
       assert.ok(errors.every((e) => e.failure_type === 'config_error'));
       assert.deepEqual(statuses(r, STREAM), ['STARTED', 'RUNNING', 'COMPLETE']);
       const garbage = await read(undefined, config, '{"streams": 3}');

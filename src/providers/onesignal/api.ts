@@ -1,0 +1,182 @@
+import type { Readable } from 'node:stream';
+import { configError, systemError } from '../../airbyte/errors';
+import type { Logger } from '../../airbyte/logger';
+import type { ExportRepository, JobStatus } from '../../exports/job';
+import { HttpClient, snippet } from '../../http/client';
+import { RateLimiter } from '../../http/rate-limiter';
+
+/** The fields of a OneSignal message (View messages) that the connector uses. */
+export interface OneSignalMessage {
+  id: string;
+  send_after: number;
+  queued_at?: number;
+  completed_at?: number | null;
+  remaining?: number | null;
+  successful?: number;
+  failed?: number;
+  errored?: number;
+  canceled?: boolean;
+  isEmail?: boolean;
+  isSms?: boolean;
+}
+
+/** One app, as configured: its position names it in messages without showing its id. */
+export interface OneSignalApp {
+  appId: string;
+  apiKey: string;
+  index: number;
+}
+
+const PAGE = 50;
+/** OneSignal's documented limit on view endpoints: 1 request a second per app. */
+const VIEW_INTERVAL_MS = 1000;
+
+function errorsOf(body: unknown): string {
+  const errors = (body as { errors?: unknown } | undefined)?.errors;
+  if (Array.isArray(errors)) return errors.map(String).join('; ');
+  return snippet(body, 200);
+}
+
+/** The REST calls of one OneSignal app: its key goes only to the API origin. */
+export class OneSignalAppClient {
+  readonly http: HttpClient;
+  private readonly limiter = new RateLimiter(VIEW_INTERVAL_MS);
+
+  constructor(
+    readonly app: OneSignalApp,
+    private readonly apiUrl: string,
+    logger: Logger,
+  ) {
+    this.http = new HttpClient(logger, {
+      credential: {
+        origin: new URL(apiUrl).origin,
+        headers: { Authorization: `Key ${app.apiKey}` },
+      },
+    });
+  }
+
+  get label(): string {
+    return `OneSignal app onesignal.apps[${this.app.index}]`;
+  }
+
+  private rejected(status: number, body: unknown): Error {
+    const i = this.app.index;
+    if (status === 401 || status === 403) {
+      return configError(
+        `OneSignal rejected onesignal.apps[${i}].api_key for onesignal.apps[${i}].app_id (HTTP ${status}: ${errorsOf(body)}). Use the app's App API key from Settings > Keys & IDs.`,
+      );
+    }
+    if (status === 400 && /app_id/i.test(errorsOf(body))) {
+      return configError(
+        `OneSignal does not know onesignal.apps[${i}].app_id (HTTP 400: ${errorsOf(body)}).`,
+      );
+    }
+    return systemError(`${this.label}: OneSignal answered HTTP ${status}: ${errorsOf(body)}`);
+  }
+
+  /** One page of messages sent strictly after `timeOffset` (ISO time or a next_time_offset token). */
+  async messagesPage(
+    timeOffset: string,
+    limit = PAGE,
+  ): Promise<{ messages: OneSignalMessage[]; next?: string }> {
+    await this.limiter.wait();
+    const res = await this.http.request<{ notifications?: unknown; next_time_offset?: unknown }>({
+      method: 'GET',
+      url: `${this.apiUrl}/notifications`,
+      what: `${this.label} messages`,
+      params: { app_id: this.app.appId, limit, time_offset: timeOffset },
+    });
+    if (res.status !== 200) throw this.rejected(res.status, res.data);
+    const list = res.data?.notifications;
+    if (!Array.isArray(list)) {
+      throw systemError(
+        `${this.label}: the messages answer has no notifications list: ${snippet(res.data)}`,
+      );
+    }
+    for (const m of list as OneSignalMessage[]) {
+      if (typeof m?.id !== 'string' || typeof m.send_after !== 'number') {
+        throw systemError(`${this.label}: a message without id or send_after: ${snippet(m)}`);
+      }
+    }
+    const next = res.data.next_time_offset;
+    return {
+      messages: list as OneSignalMessage[],
+      next: next === undefined || next === null ? undefined : String(next),
+    };
+  }
+
+  /** Every message sent after `since`, oldest first, following next_time_offset until a page is empty. */
+  async messagesSince(since: Date): Promise<OneSignalMessage[]> {
+    const out: OneSignalMessage[] = [];
+    let offset = since.toISOString();
+    for (;;) {
+      const page = await this.messagesPage(offset);
+      out.push(...page.messages);
+      if (page.messages.length === 0 || !page.next || page.next === offset) return out;
+      offset = page.next;
+    }
+  }
+
+  /** check: the cheapest call that proves both the app id and its key. */
+  async probe(): Promise<void> {
+    await this.messagesPage(new Date().toISOString(), 1);
+  }
+
+  exportRepository(message: OneSignalMessage): ExportRepository<{ url: string }> {
+    return new OneSignalExport(this, message);
+  }
+
+  async requestExport(messageId: string): Promise<string> {
+    const res = await this.http.request<{ csv_file_url?: unknown }>({
+      method: 'POST',
+      url: `${this.apiUrl}/notifications/${encodeURIComponent(messageId)}/export_events`,
+      what: `${this.label} export of message ${messageId}`,
+      params: { app_id: this.app.appId },
+    });
+    if (res.status !== 200) throw this.rejected(res.status, res.data);
+    const url = res.data?.csv_file_url;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+      throw systemError(`${this.label}: export_events gave no csv_file_url: ${snippet(res.data)}`);
+    }
+    return url;
+  }
+}
+
+/**
+ * OneSignal's export: the file URL answers 404 until the file is generated. Polling GETs the
+ * file itself (without the key); the 200 answer's body is handed to the engine as the download.
+ */
+class OneSignalExport implements ExportRepository<{ url: string }> {
+  readonly describe: string;
+
+  constructor(
+    private readonly client: OneSignalAppClient,
+    private readonly message: OneSignalMessage,
+  ) {
+    this.describe = `${client.label} export of message ${message.id}`;
+  }
+
+  async start(): Promise<{ url: string }> {
+    return { url: await this.client.requestExport(this.message.id) };
+  }
+
+  async poll(job: { url: string }): Promise<JobStatus> {
+    const res = await this.client.http.request<Readable>({
+      method: 'GET',
+      url: job.url,
+      what: `${this.describe} file`,
+      responseType: 'stream',
+      credentials: false,
+    });
+    if (res.status === 200)
+      return {
+        state: 'completed',
+        download: { url: job.url, body: { stream: res.data, headers: res.headers } },
+      };
+    res.data.resume(); // the S3 "NoSuchKey" body is of no use
+    if (res.status === 404) return { state: 'running', detail: 'the file is not generated yet' };
+    if (res.status === 403 || res.status === 410)
+      return { state: 'expired', reason: `the file URL answered HTTP ${res.status}` };
+    throw systemError(`${this.describe}: the file URL answered HTTP ${res.status}.`);
+  }
+}
