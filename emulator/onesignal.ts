@@ -165,12 +165,25 @@ export interface OneSignalEventRow {
 
 type TimeFormat = 'utc' | 'millis' | 'offset' | 'unix';
 
+const PAD = Array.from({ length: 1000 }, (_, i) => String(i).padStart(2, '0'));
+const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+let cachedDay = NaN;
+let cachedDate = '';
+
+/** Hand-rolled (with the date part cached) because millions of rows would spend seconds in toISOString. */
 function formatTime(ms: number, format: TimeFormat): string {
-  if (format === 'unix') return String(Math.floor(ms / 1000));
-  const iso = new Date(ms).toISOString();
-  if (format === 'millis') return iso;
-  if (format === 'offset') return `${iso.slice(0, 19)}+00:00`;
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  const sec = Math.floor(ms / 1000);
+  if (format === 'unix') return String(sec);
+  const day = Math.floor(sec / 86_400);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDate = new Date(day * 86_400_000).toISOString().slice(0, 10);
+  }
+  const s = sec - day * 86_400;
+  const time = `${PAD[Math.floor(s / 3600)]}:${PAD[Math.floor(s / 60) % 60]}:${PAD[s % 60]}`;
+  if (format === 'utc') return `${cachedDate} ${time} UTC`;
+  if (format === 'offset') return `${cachedDate}T${time}+00:00`;
+  return `${cachedDate}T${time}.${PAD3[ms - sec * 1000]}Z`;
 }
 
 interface RowSeed {
@@ -213,13 +226,16 @@ function makeRow(s: RowSeed, i: number, withExpected: boolean): OneSignalEventRo
   let failure = '';
   if (fate >= 20) {
     // About 1000 sends a second, so big files span realistic minutes to hours.
-    sent = s.baseMs + Math.floor(i / 1000) * 1000 + millis(0);
+    const sentS = s.baseMs + Math.floor(i / 1000) * 1000;
+    sent = sentS + millis(0);
+    // Each later event at least a second later, so the order holds in every format.
     if (fate < 70) {
-      failed = sent - millis(0) + (r15 % 5) * 1000 + millis(1);
+      failed = sentS + (1 + (r15 % 5)) * 1000 + millis(1);
       failure = FAILURE_MESSAGES[r(16) % FAILURE_MESSAGES.length];
     } else {
-      delivered = sent - millis(0) + (r15 % 30) * 1000 + millis(1);
-      if (r12 < 8) clicked = delivered - millis(1) + (r(17) % 7200) * 1000 + millis(2);
+      const deliveredS = sentS + (1 + (r15 % 30)) * 1000;
+      delivered = deliveredS + millis(1);
+      if (r12 < 8) clicked = deliveredS + (1 + (r(17) % 7200)) * 1000 + millis(2);
     }
     if (r12 >= 96) {
       unsubscribed = (delivered ?? failed ?? sent) + (1 + (r(18) % 86_400)) * 1000;
@@ -272,7 +288,7 @@ function csvCell(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-const LINES_PER_CHUNK = 2000;
+const LINES_PER_CHUNK = 500;
 
 /** The CSV text of an export in chunks of lines; `defect` plants one malformed_csv defect. */
 function* csvChunks(
@@ -289,6 +305,8 @@ function* csvChunks(
   let chunk = `${header.join(',')}\n`;
   for (let i = 0; i < count; i++) {
     const { cells } = makeRow(s, i, false);
+    // Only failure_message can need quoting; testing every cell would cost a regex each.
+    if (cells[9]) cells[9] = csvCell(cells[9]);
     let prefix = '';
     if (i === mid) {
       if (defect === 'bad_timestamp') cells[3] = 'yesterday-ish';
@@ -300,7 +318,7 @@ function* csvChunks(
       cells.push(`10.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`);
     }
     if (defect === 'missing_column') cells.splice(1, 1);
-    chunk += `${prefix}${cells.map(csvCell).join(',')}\n`;
+    chunk += `${prefix}${cells.join(',')}\n`;
     if ((i + 1) % LINES_PER_CHUNK === 0) {
       yield chunk;
       chunk = '';
@@ -318,7 +336,7 @@ export async function writeOneSignalExport(
   defect?: MalformedCsvVariant,
   signal?: AbortSignal,
 ): Promise<void> {
-  const source = Readable.from(csvChunks(appId, messageId, count, defect));
+  const source = Readable.from(csvChunks(appId, messageId, count, defect), { highWaterMark: 1 });
   await pipeline(source, createGzip({ level: 1 }), createWriteStream(path), { signal });
 }
 
@@ -434,7 +452,11 @@ function errors(status: number, message: string, extra: Record<string, unknown> 
 }
 
 function ok(value: unknown): EmuResponse {
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(value),
+  };
 }
 
 function s3Error(status: number, code: string, message: string): EmuResponse {
@@ -464,7 +486,6 @@ interface AccountState {
 interface AppState {
   fixture: OneSignalAppFixture;
   account: AccountState;
-  byId: Map<string, OneSignalMessageFixture>;
   /** Real epoch ms of the last View messages request let through. */
   lastView?: number;
 }
@@ -497,7 +518,6 @@ export class OneSignalModule implements RouteModule {
   private readonly accounts: OneSignalAccountFixture[];
   private readonly recordsPerSecond: number;
   private readonly rateLimitWindowMs: number;
-  private accountStates: AccountState[] = [];
   /** Generated export files, one per (app, message). */
   private files = new Map<string, GeneratedFile>();
   /** Issued download file names. */
@@ -523,18 +543,17 @@ export class OneSignalModule implements RouteModule {
     for (const account of this.accounts) {
       for (const app of account.apps) {
         if (this.apps.has(app.appId)) throw new Error(`duplicate OneSignal app ${app.appId}`);
-        const byId = new Map<string, OneSignalMessageFixture>();
+        const ids = new Set<string>();
         for (const m of app.messages) {
-          if (byId.has(m.id)) throw new Error(`duplicate OneSignal message ${m.id}`);
+          if (ids.has(m.id)) throw new Error(`duplicate OneSignal message ${m.id}`);
           if (!Number.isInteger(m.events) || m.events < 0) {
             throw new Error(`OneSignal message ${m.id}: events must be a non-negative integer`);
           }
-          byId.set(m.id, m);
+          ids.add(m.id);
         }
         this.apps.set(app.appId, {
           fixture: app,
           account: { id: account.accountId },
-          byId,
         });
       }
     }
@@ -545,7 +564,6 @@ export class OneSignalModule implements RouteModule {
   private initState(): void {
     const states = new Map<string, AccountState>();
     for (const account of this.accounts) states.set(account.accountId, { id: account.accountId });
-    this.accountStates = [...states.values()];
     for (const account of this.accounts) {
       for (const app of account.apps) {
         const state = this.apps.get(app.appId)!;
@@ -567,7 +585,9 @@ export class OneSignalModule implements RouteModule {
         return { route: 'onesignal.export', handle: (req) => this.exportEvents(req, id) };
       }
     }
-    if (origin === 'files' && method === 'GET' && (m = DOWNLOAD_RE.exec(path))) {
+    // HEAD, as S3 allows, lets a poller see readiness without downloading.
+    const read = method === 'GET' || method === 'HEAD';
+    if (origin === 'files' && read && (m = DOWNLOAD_RE.exec(path))) {
       const app = decode(m[1]);
       const name = decode(m[2]);
       if (app !== undefined && name !== undefined) {
@@ -703,7 +723,8 @@ export class OneSignalModule implements RouteModule {
   private exportEvents(req: EmuRequest, messageId: string): EmuResponse {
     const app = this.authorize(req);
     if (!isApp(app)) return app;
-    const message = app.byId.get(messageId);
+    // Looked up live: tests may push messages onto a fixture's array while the emulator runs.
+    const message = app.fixture.messages.find((m) => m.id === messageId);
     if (!message) return errors(404, 'Notification not found', { success: false });
     const account = app.account;
     const running = account.running;

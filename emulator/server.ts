@@ -1,10 +1,22 @@
+import { createReadStream, statSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { ApnsModule } from './apns';
 import { DEFAULT_APNS_TEAM, DEFAULT_PROCESSING_POLLS } from './fixtures';
-import { OneSignalModule } from './onesignal';
+import { OneSignalModule, type OneSignalOptions } from './onesignal';
 import { PushwooshModule } from './pushwoosh';
+import {
+  PUSHWOOSH_FAULT_KINDS,
+  validatePushwooshFault,
+  type PushwooshAccountFixture,
+} from './pushwoosh';
+import {
+  DEFAULT_PUSHWOOSH_ACCOUNT,
+  DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
+  DEFAULT_PUSHWOOSH_PENDING_POLLS,
+} from './fixtures';
 
 export interface ApnsTeamFixture {
   teamId: string;
@@ -19,6 +31,14 @@ export interface ApnsTeamFixture {
 
 export interface EmulatorOptions {
   apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number };
+  onesignal?: OneSignalOptions;
+  pushwoosh?: {
+    accounts?: PushwooshAccountFixture[];
+    /** getResults answers "not ready" this many times per job; default 2. */
+    pendingPolls?: number;
+    /** Tracking events per application and UTC day; default 40. */
+    eventsPerDay?: number;
+  };
   /** Clock for date rules and expiries; default real time. */
   now?: () => Date;
   /** Port of the API listener; default 0 (random). */
@@ -43,7 +63,12 @@ export interface RecordedRequest {
 }
 
 export type MalformedCsvVariant =
-  'bad_count' | 'bad_date' | 'unterminated_quote' | 'extra_column' | 'missing_column';
+  | 'bad_count'
+  | 'bad_date'
+  | 'unterminated_quote'
+  | 'extra_column'
+  | 'missing_column'
+  | 'bad_timestamp';
 
 export type Fault =
   | { kind: 'rate_limit'; route: string; times?: number; retryAfterSeconds?: number }
@@ -53,7 +78,14 @@ export type Fault =
   | { kind: 'export_failed'; times?: number }
   | { kind: 'export_expired'; times?: number }
   | { kind: 'download_url_expired'; times?: number }
-  | { kind: 'malformed_csv'; variant: MalformedCsvVariant; times?: number };
+  | { kind: 'malformed_csv'; variant: MalformedCsvVariant; times?: number }
+  // Pushwoosh: the next tracking-log job stays pending `polls` more getResults calls.
+  | { kind: 'pushwoosh_pending'; polls: number; times?: number }
+  // Pushwoosh: the next call on `route` answers status_code 210 with `message`.
+  | { kind: 'pushwoosh_argument_error'; route: string; message?: string; times?: number }
+  | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
+
+export type MalformedZipVariant = 'truncated_entry' | 'bad_payload' | 'bad_timestamp';
 
 export type FaultKind = Fault['kind'];
 
@@ -73,6 +105,10 @@ export interface EmuResponse {
   body?: string | Buffer;
   /** Gzip the body when the client's Accept-Encoding allows it. */
   compressible?: boolean;
+  /** Stream this file from disk with its Content-Length instead of `body` (never compressed). */
+  file?: string;
+  /** Called once the whole body has been written to the client; not after a cut fault. */
+  onSent?: () => void;
 }
 
 export interface RouteMatch {
@@ -86,6 +122,8 @@ export interface RouteModule {
   /** An error shaped like the vendor's own, used for injected faults and handler crashes. */
   errorResponse(route: string, status: number, message: string): EmuResponse;
   reset(): void;
+  /** Releases resources (temp files) when the emulator closes. */
+  close?(): Promise<void>;
 }
 
 /** What route modules get from the emulator. */
@@ -103,6 +141,7 @@ const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
   'unterminated_quote',
   'extra_column',
   'missing_column',
+  'bad_timestamp',
 ];
 
 /** `'*'` matches every known route, `'apns.*'` every route of a vendor. */
@@ -123,6 +162,7 @@ export function validateFault(input: unknown): Fault {
     'export_expired',
     'download_url_expired',
     'malformed_csv',
+    ...PUSHWOOSH_FAULT_KINDS,
   ];
   if (typeof f.kind !== 'string' || !kinds.includes(f.kind)) {
     throw new Error(`unknown fault kind ${JSON.stringify(f.kind)}`);
@@ -154,6 +194,7 @@ export function validateFault(input: unknown): Fault {
   ) {
     throw new Error(`unknown malformed_csv variant ${JSON.stringify(f.variant)}`);
   }
+  validatePushwooshFault(f);
   return input as Fault;
 }
 
@@ -254,6 +295,7 @@ export class Emulator {
   private readonly filesServer: http.Server;
   private readonly sockets = new Set<Socket>();
   private readonly urls = { api: '', files: '' };
+  private readonly onesignal: OneSignalModule;
   private closing: Promise<void> | undefined;
 
   private constructor(options: EmulatorOptions) {
@@ -274,10 +316,24 @@ export class Emulator {
     if (!Number.isInteger(polls) || polls < 0) {
       throw new Error('apns.processingPolls must be a non-negative integer');
     }
+    this.onesignal = new OneSignalModule(ctx, options.onesignal);
     this.modules = [
       new ApnsModule(ctx, options.apns?.teams ?? [DEFAULT_APNS_TEAM], polls),
-      new OneSignalModule(),
-      new PushwooshModule(),
+      this.onesignal,
+      new PushwooshModule(
+        ctx,
+        options.pushwoosh?.accounts ?? [DEFAULT_PUSHWOOSH_ACCOUNT],
+        nonNegativeInt(
+          'pushwoosh.pendingPolls',
+          options.pushwoosh?.pendingPolls,
+          DEFAULT_PUSHWOOSH_PENDING_POLLS,
+        ),
+        nonNegativeInt(
+          'pushwoosh.eventsPerDay',
+          options.pushwoosh?.eventsPerDay,
+          DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
+        ),
+      ),
     ];
     this.apiServer = this.createServer('api');
     this.filesServer = this.createServer('files');
@@ -301,6 +357,16 @@ export class Emulator {
 
   get filesUrl(): string {
     return this.urls.files;
+  }
+
+  /** OneSignal export_events requests refused because the account already had one running. */
+  get onesignalConcurrentExportViolations(): number {
+    return this.onesignal.concurrentExportViolations;
+  }
+
+  /** Where OneSignal export files are generated; removed by reset() and close(). */
+  get onesignalTempDir(): string | undefined {
+    return this.onesignal.tempDir;
   }
 
   /** `times` defaults to 1; faults are consumed per matching request. */
@@ -335,7 +401,9 @@ export class Emulator {
       // Keep-alive and in-flight sockets would hold close() open.
       for (const s of this.sockets) s.destroy();
       this.sockets.clear();
-      this.closing = done.then(() => undefined);
+      this.closing = done.then(async () => {
+        await Promise.all(this.modules.map((m) => m.close?.()));
+      });
     }
     return this.closing;
   }
@@ -433,7 +501,11 @@ export class Emulator {
         resp = module.errorResponse(match.route, 500, 'Internal server error');
       }
     }
-    if (resp.compressible && acceptsGzip(rec.headers['accept-encoding'])) {
+    if (
+      resp.compressible &&
+      resp.file === undefined &&
+      acceptsGzip(rec.headers['accept-encoding'])
+    ) {
       resp = {
         ...resp,
         headers: { ...resp.headers, 'content-encoding': 'gzip', vary: 'Accept-Encoding' },
@@ -484,12 +556,13 @@ function send(
   resp: EmuResponse,
   mode: 'normal' | 'reset_mid_body' | 'truncated_body',
 ): void {
+  if (resp.file !== undefined) return sendFile(res, resp, resp.file, mode);
   const body = toBuffer(resp.body);
   const headers: Record<string, string> = { ...resp.headers };
   if (mode === 'normal') {
     headers['content-length'] = String(body.length);
     res.writeHead(resp.status, headers);
-    res.end(body);
+    res.end(body, () => resp.onSent?.());
     return;
   }
   const half = body.subarray(0, body.length > 1 ? Math.floor(body.length / 2) : 0);
@@ -507,6 +580,98 @@ function send(
     res.flushHeaders();
     setTimeout(cut, 20);
   }
+}
+
+/** Like send(), streaming a file from disk; the cut faults stop after about half its bytes. */
+function sendFile(
+  res: http.ServerResponse,
+  resp: EmuResponse,
+  path: string,
+  mode: 'normal' | 'reset_mid_body' | 'truncated_body',
+): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end('{"error":"emulator lost a file"}');
+    return;
+  }
+  const headers: Record<string, string> = { ...resp.headers };
+  if (mode !== 'reset_mid_body') headers['content-length'] = String(size);
+  res.writeHead(resp.status, headers);
+  // HEAD reads nothing, so it is no download.
+  if (res.req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  if (mode === 'normal' && size === 0) {
+    res.end(() => resp.onSent?.());
+    return;
+  }
+  if (mode === 'normal') {
+    // onSent fires when the last byte is flushed, not at the file's EOF (a later read), by which
+    // time the client may already have sent its next request.
+    writeThen(res, createReadStream(path), size, () => resp.onSent?.()).then(
+      (all) => (all ? res.end() : res.destroy()),
+      () => res.destroy(),
+    );
+    return;
+  }
+  const socket = res.socket;
+  const cut = () =>
+    setImmediate(() => {
+      if (mode === 'reset_mid_body') socket?.destroy();
+      else socket?.end();
+    });
+  const half = size > 1 ? Math.floor(size / 2) : 0;
+  if (half === 0) {
+    res.flushHeaders();
+    setTimeout(cut, 20);
+    return;
+  }
+  writeThen(res, createReadStream(path, { start: 0, end: half - 1 }), half, cut).catch(() =>
+    res.destroy(),
+  );
+}
+
+/**
+ * Writes the `total` bytes of `source` to `res` with backpressure, calling `done` once the last
+ * one is flushed; false if the client went away first.
+ */
+async function writeThen(
+  res: http.ServerResponse,
+  source: Readable,
+  total: number,
+  done: () => void,
+): Promise<boolean> {
+  let written = 0;
+  for await (const chunk of source) {
+    if (res.destroyed) return false;
+    written += (chunk as Buffer).length;
+    if (written >= total) {
+      res.write(chunk as Buffer, done);
+      return true;
+    }
+    if (!res.write(chunk as Buffer)) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      });
+    }
+  }
+  return false;
+}
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
+  return v;
 }
 
 function listen(server: http.Server, port: number): Promise<string> {

@@ -20,7 +20,7 @@ let files = find(join(__dirname, '..', 'lib', 'test')).sort();
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
 const res = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--test', '--test-concurrency=2', '--test-timeout=180000', '--test-reporter=spec', ...files],
   {
     stdio: 'inherit',
   },

@@ -22,6 +22,8 @@ export interface OneSignalConfig {
 export interface PushwooshConfig {
   api_token: string;
   application_code: string;
+  /** getMessageLog (supported, Custom plans) or the legacy getTrackingLog (deprecated 2022). */
+  log_api: 'message_log' | 'tracking_log';
   api_url: string;
 }
 
@@ -177,6 +179,7 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     const p = c.pushwoosh;
     config.pushwoosh = {
       ...p,
+      log_api: p.log_api === 'tracking_log' ? 'tracking_log' : 'message_log',
       api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems),
     };
   }

@@ -5,28 +5,24 @@ import type { Stream } from './airbyte/stream';
 import { type Config, loadSpec, parseConfig } from './config';
 import { apnsStreams, checkApns } from './providers/apns';
 import { checkOneSignal, onesignalStreams } from './providers/onesignal';
+import { checkPushwoosh, pushwooshStreams } from './providers/pushwoosh';
 
-/** Streams of the contract whose provider code is not written yet. */
-const PLANNED = ['pushwoosh_tracking'];
-
+/** The source: which providers exist, how each proves its credentials and what streams it has. */
 export const pushDeliveryMetrics: Source<Config> = {
   spec: loadSpec,
   secrets: (raw) => secretsOf(loadSpec().connectionSpecification, raw),
   parseConfig: (raw) => parseConfig(raw),
 
   async check(config: Config, logger: Logger) {
-    if (config.apns) {
-      const problem = await checkApns(config.apns, logger);
+    const checks: [unknown, () => Promise<string | undefined>][] = [
+      [config.apns, () => checkApns(config.apns!, logger)],
+      [config.onesignal, () => checkOneSignal(config.onesignal!, logger)],
+      [config.pushwoosh, () => checkPushwoosh(config.pushwoosh!, logger)],
+    ];
+    for (const [configured, run] of checks) {
+      if (!configured) continue;
+      const problem = await run();
       if (problem) return { ok: false, message: problem };
-    }
-    if (config.onesignal) {
-      const problem = await checkOneSignal(config.onesignal, logger);
-      if (problem) return { ok: false, message: problem };
-    }
-    if (config.pushwoosh) {
-      logger.warn(
-        'pushwoosh is configured, but this version does not sync it yet; its credentials were not checked.',
-      );
     }
     return { ok: true };
   },
@@ -36,9 +32,8 @@ export const pushDeliveryMetrics: Source<Config> = {
     const streams: Stream[] = [
       ...apnsStreams(config, unavailable),
       ...onesignalStreams(config, unavailable),
+      ...pushwooshStreams(config, unavailable),
     ];
-    for (const name of PLANNED)
-      unavailable.set(name, 'this version of the connector does not sync it yet');
     return { streams, unavailable };
   },
 };

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { HttpClient, retryAfterMs } from '../../src/http/client';
+import { RateLimiter } from '../../src/http/rate-limiter';
 import { safeUrl } from '../../src/http/urls';
 
 process.env.SOURCE_PDM_TIME_SCALE = '0.01';
@@ -161,5 +162,18 @@ describe('URL and Retry-After helpers', () => {
       10_000,
     );
     assert.equal(retryAfterMs('soon'), undefined);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('spaces calls at least the interval apart (in scaled time)', async () => {
+    const limiter = new RateLimiter(2000); // 20 ms at time scale 0.01
+    const at: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await limiter.wait();
+      at.push(Date.now());
+    }
+    for (let i = 1; i < at.length; i++)
+      assert.ok(at[i] - at[i - 1] >= 19, `gap ${at[i] - at[i - 1]} ms`);
   });
 });

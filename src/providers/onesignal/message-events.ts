@@ -16,6 +16,7 @@ import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
+import { timeScale } from '../../util/time';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
 
 export const STREAM = 'onesignal_message_events';
@@ -24,6 +25,8 @@ const RETENTION_DAYS = 30;
 const DAY_MS = 86_400_000;
 /** OneSignal generates export files at about 2,000 records a second (documented). */
 const RECORDS_PER_SECOND = 2000;
+/** Overlapping parse and generation can be switched off to measure its effect (bench/). */
+const PREFETCH = process.env.SOURCE_PDM_EXPORT_PREFETCH !== '0';
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
 
 const COLUMNS: CsvColumn[] = [
@@ -85,10 +88,19 @@ export class OneSignalMessageEventsStream implements Stream {
   readonly primaryKey = [['app_id'], ['message_id'], ['subscription_id']];
   readonly cursorField = ['message_sent_at'];
 
+  /** Generation speed: OneSignal's documented rate until an export shows the real one. */
+  private recordsPerSecond = RECORDS_PER_SECOND;
+
   constructor(
     private readonly config: Config,
     private readonly onesignal: OneSignalConfig,
   ) {}
+
+  private learnRate(rows: number, started: number): void {
+    const seconds = (Date.now() - started) / 1000 / timeScale();
+    if (rows >= 1000 && seconds > 0)
+      this.recordsPerSecond = Math.min(10_000_000, Math.max(100, rows / seconds));
+  }
 
   schema(): JsonObject {
     return readJsonResource<JsonObject>('schemas', `${STREAM}.json`);
@@ -195,17 +207,27 @@ export class OneSignalMessageEventsStream implements Stream {
     const start = (i: number): Promise<SpooledFile> => {
       const m = messages[i];
       const rows = expectedRows(m);
-      const seconds = rows / RECORDS_PER_SECOND;
+      const expectedMs = (rows / this.recordsPerSecond) * 1000;
       ctx.logger.info(
-        `${client.label}: exporting message ${m.id} (about ${rows} rows, about ${Math.ceil(seconds)} s to generate).`,
+        `${client.label}: exporting message ${m.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(expectedMs / 1000)} s to generate it).`,
       );
-      // Wait about as long as OneSignal needs, then check often, so little time is lost.
+      // Check early (small files are ready at once), then back off, but never further apart than
+      // 5% of the expected time, so that little time is lost once the file is ready.
+      const cap = Math.min(
+        this.config.export_poll_max_interval_seconds * 1000,
+        Math.max(50, expectedMs * 0.05),
+      );
+      const started = Date.now();
       const p = engine.run(client.exportRepository(m), {
-        pollInitialMs: Math.max(250, seconds * 1000),
-        pollIntervalMs: Math.max(250, seconds * 50),
-        pollGrowth: 1.25,
+        pollInitialMs: Math.min(250, cap),
+        pollIntervalMs: Math.min(250, cap),
+        pollGrowth: 1.5,
+        pollMaxMs: cap,
       });
-      p.catch(() => undefined); // observed when awaited; never an unhandled rejection
+      p.then(
+        () => this.learnRate(rows, started),
+        () => undefined,
+      ); // observed when awaited; never unhandled
       return p;
     };
     let done = true;
@@ -213,10 +235,10 @@ export class OneSignalMessageEventsStream implements Stream {
     try {
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i];
-        const file = await pending!;
+        const file = await (pending ?? start(i));
         // The next export is requested once this file is downloaded (the tracker's one slot is
         // free): OneSignal generates it while this one is parsed.
-        pending = i + 1 < messages.length ? start(i + 1) : undefined;
+        pending = PREFETCH && i + 1 < messages.length ? start(i + 1) : undefined;
         try {
           yield* this.records(file, appId, m, client.label, ctx.logger);
         } finally {

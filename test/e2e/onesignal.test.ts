@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import {
+  onesignalEventRows,
+  onesignalFixture,
+  type OneSignalAccountFixture,
+  type OneSignalMessageFixture,
+} from '../../emulator/onesignal';
+import {
+  configuredCatalog,
+  records,
+  stateFileOf,
+  states,
+  statuses,
+  traces,
+} from '../../emulator/harness';
+import { Emulator } from '../../emulator/server';
+import { appKey } from '../../src/providers/onesignal/message-events';
+import {
+  ConnectorSession,
+  errorsOf,
+  logsOf,
+  protocolProblems,
+  schemaProblems,
+} from '../support/e2e';
+
+const STREAM = 'onesignal_message_events';
+const DAY_S = 86_400;
+
+describe('onesignal_message_events end to end', () => {
+  let emu: Emulator;
+  let account: OneSignalAccountFixture;
+  const session = new ConnectorSession();
+  let config: Record<string, unknown>;
+  let catalog: unknown;
+  let discovered: { streams: { name: string; json_schema: object }[] };
+  const read = (state?: unknown, cfg = config) =>
+    session.run('read', { config: cfg, catalog, state });
+
+  const isPush = (m: OneSignalMessageFixture) => (m.channel ?? 'push') === 'push';
+  const nowS = () => Math.floor(Date.now() / 1000);
+  /** The push messages of an app sent after `sinceS`, in send order. */
+  const messagesOf = (appIndex: number, sinceS = nowS() - 30 * DAY_S) =>
+    account.apps[appIndex].messages
+      .filter((m) => isPush(m) && m.sendAfter > sinceS)
+      .sort((a, b) => a.sendAfter - b.sendAfter || (a.id < b.id ? -1 : 1));
+  const expected = (appIndex: number, messages: OneSignalMessageFixture[]) =>
+    messages.flatMap((m) =>
+      [...onesignalEventRows(account.apps[appIndex].appId, m.id, m.events)].map((r) => ({
+        app_id: account.apps[appIndex].appId,
+        message_id: m.id,
+        message_sent_at: new Date(m.sendAfter * 1000).toISOString(),
+        ...r.expected,
+      })),
+    );
+  const stateFor = (entries: [number, number][]) => [
+    {
+      type: 'STREAM',
+      stream: {
+        stream_descriptor: { name: STREAM },
+        stream_state: {
+          apps: Object.fromEntries(
+            entries.map(([i, s]) => [
+              appKey(account.apps[i].appId),
+              { message_sent_at: new Date(s * 1000).toISOString() },
+            ]),
+          ),
+        },
+      },
+    },
+  ];
+
+  before(async () => {
+    // The connector spaces list calls 11 ms apart at time scale 0.01; the emulator's window is
+    // smaller than that to absorb loopback jitter, and still catches calls sent back to back.
+    emu = await Emulator.start({ onesignal: { recordsPerSecond: 500_000, rateLimitWindowMs: 5 } });
+    account = onesignalFixture(new Date());
+    config = {
+      lookback_days: 3,
+      onesignal: {
+        apps: account.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
+        api_url: emu.apiUrl,
+      },
+    };
+    const d = await session.run('discover', { config });
+    discovered = d.messages.find((m) => m.type === 'CATALOG')!.catalog;
+    catalog = configuredCatalog(d, 'incremental');
+  });
+  beforeEach(() => emu.reset());
+  after(async () => {
+    await emu.close();
+    for (const r of session.outputs) {
+      for (const app of account.apps) {
+        assert.equal(
+          r.stdout.includes(app.apiKey) || r.stderr.includes(app.apiKey),
+          false,
+          'an API key leaked',
+        );
+        // The App ID is a record field (the contract's primary key), and is kept out of everything else.
+        for (const m of r.messages)
+          if (m.type !== 'RECORD')
+            assert.equal(JSON.stringify(m).includes(app.appId), false, `app_id in ${m.type}`);
+      }
+    }
+    session.cleanup();
+  });
+
+  it('discover and check', async () => {
+    const s = discovered.streams.find((x) => x.name === STREAM) as unknown as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(s.source_defined_primary_key, [
+      ['app_id'],
+      ['message_id'],
+      ['subscription_id'],
+    ]);
+    assert.deepEqual(s.default_cursor_field, ['message_sent_at']);
+    const ok = await session.run('check', { config });
+    assert.deepEqual(ok.messages.find((m) => m.type === 'CONNECTION_STATUS')?.connectionStatus, {
+      status: 'SUCCEEDED',
+    });
+    const apps = (config.onesignal as { apps: { app_id: string; api_key: string }[] }).apps;
+    const bad = await session.run('check', {
+      config: {
+        ...config,
+        onesignal: {
+          ...(config.onesignal as object),
+          apps: [apps[0], { ...apps[1], api_key: 'os-key-wrong-wrong-wrong' }],
+        },
+      },
+    });
+    const status = bad.messages.find((m) => m.type === 'CONNECTION_STATUS')!.connectionStatus;
+    assert.equal(status.status, 'FAILED');
+    assert.match(status.message, /OneSignal rejected onesignal\.apps\[1\]\.api_key .*HTTP 401/);
+    assert.equal(bad.code, 0);
+  });
+
+  let full: Awaited<ReturnType<typeof read>>;
+  it('full read: every push message of every app, a state after each message', async () => {
+    full = await read();
+    assert.equal(full.code, 0, JSON.stringify(errorsOf(full)));
+    assert.deepEqual(protocolProblems(full), []);
+    assert.deepEqual(schemaProblems(discovered, full), []);
+    const want = [...expected(0, messagesOf(0)), ...expected(1, messagesOf(1))];
+    const got = records(full, STREAM);
+    assert.equal(got.length, want.length);
+    assert.deepEqual(got, want);
+    assert.equal(
+      states(full, STREAM).length,
+      messagesOf(0).length + messagesOf(1).length - 1,
+      'one state per message (the in-progress one holds the cursor)',
+    );
+    assert.deepEqual(statuses(full, STREAM), ['STARTED', 'RUNNING', 'COMPLETE']);
+    // OneSignal's rules: one export at a time, no key on the file URL, the view rate limit met.
+    assert.equal(emu.onesignalConcurrentExportViolations, 0);
+    for (const r of emu.requests.filter((x) => x.origin === 'files'))
+      assert.equal(r.headers.authorization, undefined);
+    assert.equal(
+      emu.requests.filter((x) => x.status === 429).length,
+      0,
+      'the client-side limiter kept to the rate limit',
+    );
+    assert.ok(traces(full, 'ESTIMATE').length >= 1);
+    assert.ok(logsOf(full, 'INFO').some((l) => /exporting message .* \(about \d+ rows/.test(l)));
+  });
+
+  it('the cursor stops before a message still being delivered', () => {
+    const inProgress = messagesOf(0).find((m) => m.completedAt === null)!;
+    assert.ok(inProgress, 'the fixture has a message still being delivered');
+    const last = states(full, STREAM).at(-1)!.state.stream.stream_state.apps;
+    const cursor0 = Date.parse(last[appKey(account.apps[0].appId)].message_sent_at) / 1000;
+    assert.ok(cursor0 < inProgress.sendAfter);
+    const before = messagesOf(0)
+      .filter((m) => m.sendAfter < inProgress.sendAfter)
+      .at(-1)!;
+    assert.equal(cursor0, before.sendAfter);
+  });
+
+  it('incremental: re-exports the lookback and the message still being delivered', async () => {
+    const r = await read(stateFileOf(full));
+    assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+    const last = states(full, STREAM).at(-1)!.state.stream.stream_state.apps;
+    const want = [0, 1].flatMap((i) => {
+      const cursor = Date.parse(last[appKey(account.apps[i].appId)].message_sent_at) / 1000;
+      return expected(i, messagesOf(i, cursor - 3 * DAY_S));
+    });
+    assert.deepEqual(records(r, STREAM), want);
+  });
+
+  it('resuming from every intermediate state loses no record', async () => {
+    const all = states(full, STREAM);
+    for (const m of all.slice(0, -1)) {
+      const r = await read([{ type: 'STREAM', stream: m.state.stream }], {
+        ...config,
+        lookback_days: 0,
+      });
+      assert.equal(r.code, 0);
+      const keys = new Set(records(r, STREAM).map((x) => `${x.message_id}/${x.subscription_id}`));
+      const apps = m.state.stream.stream_state.apps as Record<string, { message_sent_at: string }>;
+      for (const i of [0, 1]) {
+        const at = apps[appKey(account.apps[i].appId)];
+        const since = at ? Date.parse(at.message_sent_at) / 1000 : nowS() - 30 * DAY_S;
+        for (const x of expected(i, messagesOf(i, since)))
+          assert.ok(keys.has(`${x.message_id}/${x.subscription_id}`), `lost ${x.message_id}`);
+      }
+    }
+  });
+
+  it('a far-future state reads no records and emits one state', async () => {
+    const far = Math.floor(Date.parse('2099-01-01T00:00:00Z') / 1000);
+    const r = await read(
+      stateFor([
+        [0, far],
+        [1, far],
+      ]),
+    );
+    assert.equal(r.code, 0);
+    assert.equal(records(r).length, 0);
+    assert.equal(states(r).length, 1);
+  });
+
+  describe('faults', () => {
+    const recent = () => {
+      const last = states(full, STREAM).at(-1)!.state;
+      return [{ type: 'STREAM', stream: last.stream }];
+    };
+    it('429 with Retry-After on the list, 5xx on export, reset and truncation on the file', async () => {
+      emu.inject({ kind: 'rate_limit', route: 'onesignal.notifications', retryAfterSeconds: 1 });
+      emu.inject({ kind: 'server_error', route: 'onesignal.export', times: 2 });
+      emu.inject({ kind: 'reset_mid_body', route: 'onesignal.download' });
+      emu.inject({ kind: 'truncated_body', route: 'onesignal.download' });
+      const r = await read(recent());
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.deepEqual(emu.pendingFaults(), []);
+      const clean = await read(recent());
+      assert.deepEqual(records(r, STREAM), records(clean, STREAM), 'no record lost or doubled');
+      assert.equal(emu.onesignalConcurrentExportViolations, 0);
+    });
+    it('an unparseable timestamp fails with the value quoted', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'bad_timestamp' });
+      const r = await read(recent());
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'system_error');
+      assert.match(e.message, /column "sent": expected .*got "/);
+    });
+    it('a bad state is a config_error', async () => {
+      const r = await read([
+        {
+          type: 'STREAM',
+          stream: {
+            stream_descriptor: { name: STREAM },
+            stream_state: { apps: { x: { message_sent_at: 'noon' } } },
+          },
+        },
+      ]);
+      assert.equal(r.code, 1);
+      assert.equal(errorsOf(r)[0].failure_type, 'config_error');
+    });
+  });
+});

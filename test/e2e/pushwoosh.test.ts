@@ -1,0 +1,304 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import {
+  DEFAULT_PUSHWOOSH_ACCOUNT,
+  DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
+} from '../../emulator/fixtures';
+import { configuredCatalog, records, stateFileOf, states, statuses } from '../../emulator/harness';
+import { pushwooshMessageLogRows, pushwooshTrackingRows } from '../../emulator/pushwoosh';
+import { Emulator } from '../../emulator/server';
+import { addDays, daysBetween, todayUtc } from '../../src/util/time';
+import {
+  ConnectorSession,
+  errorsOf,
+  logsOf,
+  protocolProblems,
+  schemaProblems,
+} from '../support/e2e';
+
+const STREAM = 'pushwoosh_tracking';
+const ACCOUNT = DEFAULT_PUSHWOOSH_ACCOUNT;
+const APP = ACCOUNT.applicationCode;
+const N = DEFAULT_PUSHWOOSH_EVENTS_PER_DAY;
+const TODAY = todayUtc();
+const YESTERDAY = addDays(TODAY, -1);
+const NULL_MESSAGE_LOG = {
+  message_id: null,
+  message_code: null,
+  campaign_code: null,
+  user_id: null,
+  platform: null,
+};
+
+const trackingExpected = (days: string[]) =>
+  days.flatMap((day) =>
+    pushwooshTrackingRows(APP, day, N).map((r) => ({
+      application_code: APP,
+      ...r.expected,
+      payload_raw: null,
+      ...NULL_MESSAGE_LOG,
+    })),
+  );
+const messageLogExpected = (days: string[]) =>
+  days.flatMap((day) =>
+    pushwooshMessageLogRows(APP, day, N).map(({ expected: e }) => ({
+      application_code: APP,
+      timestamp: e.timestamp,
+      tracking_code: null,
+      target_id: null,
+      hwid: e.hwid,
+      status: e.action,
+      description: null,
+      app_code: e.application_code,
+      payload: null,
+      payload_raw: null,
+      message_id: e.message_id,
+      message_code: e.message_code,
+      campaign_code: e.campaign_code,
+      user_id: e.user_id,
+      platform: e.platform,
+    })),
+  );
+const stateOf = (date: string) => [
+  { type: 'STREAM', stream: { stream_descriptor: { name: STREAM }, stream_state: { date } } },
+];
+
+describe('pushwoosh_tracking end to end', () => {
+  let emu: Emulator;
+  const session = new ConnectorSession();
+  let catalog: unknown;
+  let discovered: { streams: { name: string; json_schema: object }[] };
+  const cfg = (logApi: 'message_log' | 'tracking_log', extra: Record<string, unknown> = {}) => ({
+    lookback_days: 2,
+    pushwoosh: {
+      api_token: ACCOUNT.apiToken,
+      application_code: APP,
+      log_api: logApi,
+      api_url: emu.apiUrl,
+      ...extra,
+    },
+  });
+  const read = (
+    logApi: 'message_log' | 'tracking_log',
+    state?: unknown,
+    extra: Record<string, unknown> = {},
+  ) => session.run('read', { config: cfg(logApi, extra), catalog, state });
+
+  before(async () => {
+    emu = await Emulator.start({ pushwoosh: { pendingPolls: 2 } });
+    const d = await session.run('discover', { config: cfg('message_log') });
+    discovered = d.messages.find((m) => m.type === 'CATALOG')!.catalog;
+    catalog = configuredCatalog(d, 'incremental');
+  });
+  beforeEach(() => emu.reset());
+  after(async () => {
+    await emu.close();
+    for (const r of session.outputs)
+      assert.equal(
+        r.stdout.includes(ACCOUNT.apiToken) || r.stderr.includes(ACCOUNT.apiToken),
+        false,
+        'token leaked',
+      );
+    session.cleanup();
+  });
+
+  it('discover: the stream, keys and the getMessageLog fields declared', () => {
+    const s = discovered.streams.find((x) => x.name === STREAM) as unknown as {
+      source_defined_primary_key: unknown;
+      json_schema: { properties: Record<string, unknown> };
+    };
+    assert.deepEqual(s.source_defined_primary_key, [
+      ['application_code'],
+      ['tracking_code'],
+      ['hwid'],
+      ['status'],
+      ['timestamp'],
+    ]);
+    for (const f of ['message_code', 'platform', 'payload_raw'])
+      assert.ok(s.json_schema.properties[f], f);
+  });
+
+  it('check: both modes succeed; a bad token is named', async () => {
+    for (const mode of ['message_log', 'tracking_log'] as const) {
+      const ok = await session.run('check', { config: cfg(mode) });
+      assert.deepEqual(
+        ok.messages.find((m) => m.type === 'CONNECTION_STATUS')?.connectionStatus,
+        { status: 'SUCCEEDED' },
+        mode,
+      );
+      const bad = await session.run('check', {
+        config: cfg(mode, { api_token: 'pw-token-wrong-wrong-wrong' }),
+      });
+      const status = bad.messages.find((m) => m.type === 'CONNECTION_STATUS')!.connectionStatus;
+      assert.equal(status.status, 'FAILED', mode);
+      assert.match(status.message, /pushwoosh\.api_token/, mode);
+    }
+  });
+
+  describe('message_log (getMessageLog)', () => {
+    let full: Awaited<ReturnType<typeof read>>;
+    it('full read: 30 days, a state after each day', async () => {
+      full = await read('message_log');
+      assert.equal(full.code, 0, JSON.stringify(errorsOf(full)));
+      assert.deepEqual(protocolProblems(full), []);
+      assert.deepEqual(schemaProblems(discovered, full), []);
+      const days = daysBetween(addDays(TODAY, -29), YESTERDAY);
+      assert.deepEqual(records(full, STREAM), messageLogExpected(days));
+      assert.deepEqual(
+        states(full, STREAM).map((m) => m.state.stream.stream_state.date),
+        days,
+      );
+      assert.deepEqual(statuses(full, STREAM), ['STARTED', 'RUNNING', 'COMPLETE']);
+      const calls = emu.requests.filter((r) => r.route === 'pushwoosh.getMessageLog');
+      assert.ok(calls.every((r) => r.path === '/api/v2/statistics/getMessageLog'));
+      const first = JSON.parse(calls[0].body).request;
+      assert.equal(first.date_from, `${days[0]} 00:00:00`);
+      assert.equal(first.date_to, `${addDays(days[0], 1)} 00:00:00`);
+    });
+    it('incremental from the final state, and resume from intermediate states', async () => {
+      const r = await read('message_log', stateFileOf(full));
+      assert.deepEqual(
+        records(r, STREAM),
+        messageLogExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+      );
+      for (const m of states(full, STREAM).filter((_, i) => i % 7 === 3)) {
+        const date = m.state.stream.stream_state.date as string;
+        const res = await read('message_log', stateOf(date));
+        assert.deepEqual(
+          records(res, STREAM),
+          messageLogExpected(daysBetween(addDays(date, -2), YESTERDAY)),
+        );
+      }
+      const future = await read('message_log', stateOf('2099-01-01'));
+      assert.equal(records(future).length, 0);
+      assert.equal(states(future).length, 1);
+    });
+    it('pages with pagination_token', async () => {
+      // 40 events a day hold about 30 message-log rows; a small page forces paging.
+      const emuSmall = await Emulator.start({ pushwoosh: { eventsPerDay: 25_000 } });
+      try {
+        const r = await session.run('read', {
+          config: { ...cfg('message_log', { api_url: emuSmall.apiUrl }), start_date: YESTERDAY },
+          catalog,
+        });
+        assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+        const calls = emuSmall.requests.filter((x) => x.route === 'pushwoosh.getMessageLog');
+        assert.ok(calls.length >= 2, `${calls.length} calls`);
+        assert.ok(JSON.parse(calls[1].body).request.pagination_token);
+        assert.equal(
+          records(r, STREAM).length,
+          pushwooshMessageLogRows(APP, YESTERDAY, 25_000).length,
+        );
+      } finally {
+        await emuSmall.close();
+      }
+    });
+    it('faults: 429 and 5xx are retried; an account without the plan is a config_error', async () => {
+      emu.inject({ kind: 'rate_limit', route: 'pushwoosh.getMessageLog', retryAfterSeconds: 1 });
+      emu.inject({ kind: 'server_error', route: 'pushwoosh.getMessageLog', times: 2 });
+      const r = await read('message_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 0);
+      assert.deepEqual(
+        records(r, STREAM),
+        messageLogExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+      );
+      const noPlan = await Emulator.start({
+        pushwoosh: { accounts: [{ ...ACCOUNT, messageLogEnabled: false }] },
+      });
+      try {
+        const x = await session.run('read', {
+          config: cfg('message_log', { api_url: noPlan.apiUrl }),
+          catalog,
+          state: stateOf(YESTERDAY),
+        });
+        assert.equal(x.code, 1);
+        assert.equal(errorsOf(x)[0].failure_type, 'config_error');
+        assert.match(errorsOf(x)[0].message, /Custom plan.*tracking_log/);
+      } finally {
+        await noPlan.close();
+      }
+    });
+  });
+
+  describe('tracking_log (getTrackingLog + getResults)', () => {
+    let full: Awaited<ReturnType<typeof read>>;
+    it('full read: 14 days of ZIPs, payloads parsed, a state after each day', async () => {
+      full = await read('tracking_log');
+      assert.equal(full.code, 0, JSON.stringify(errorsOf(full)));
+      assert.deepEqual(schemaProblems(discovered, full), []);
+      const days = daysBetween(addDays(TODAY, -13), YESTERDAY);
+      assert.deepEqual(records(full, STREAM), trackingExpected(days));
+      assert.deepEqual(
+        states(full, STREAM).map((m) => m.state.stream.stream_state.date),
+        days,
+      );
+      const awkward = records(full, STREAM).find((x) => JSON.stringify(x.payload).includes('🎉'));
+      assert.ok(awkward, 'the payload with every awkward character came through parsed');
+      for (const r of emu.requests.filter((x) => x.origin === 'files'))
+        assert.equal(r.headers.authorization, undefined);
+      assert.ok(
+        emu.requests.filter((x) => x.route === 'pushwoosh.getResults').length > days.length,
+        'getResults was polled while pending',
+      );
+    });
+    it('incremental and resume', async () => {
+      const r = await read('tracking_log', stateFileOf(full));
+      assert.deepEqual(
+        records(r, STREAM),
+        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+      );
+      const mid = states(full, STREAM)[5].state.stream.stream_state.date as string;
+      const res = await read('tracking_log', stateOf(mid));
+      assert.deepEqual(
+        records(res, STREAM),
+        trackingExpected(daysBetween(addDays(mid, -2), YESTERDAY)),
+      );
+    });
+    it('faults: pending longer, reset download, 5xx', async () => {
+      emu.inject({ kind: 'pushwoosh_pending', polls: 3 });
+      emu.inject({ kind: 'reset_mid_body', route: 'pushwoosh.download' });
+      emu.inject({ kind: 'server_error', route: 'pushwoosh.getTrackingLog' });
+      const r = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.deepEqual(emu.pendingFaults(), []);
+      assert.deepEqual(
+        records(r, STREAM),
+        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+      );
+    });
+    it('a payload that is not JSON is kept as text', async () => {
+      emu.inject({ kind: 'malformed_zip', variant: 'bad_payload' });
+      const r = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      const kept = records(r, STREAM).filter((x) => x.payload_raw !== null);
+      assert.equal(kept.length, 1);
+      assert.equal(kept[0].payload, null);
+      assert.throws(() => JSON.parse(kept[0].payload_raw as string));
+      assert.ok(logsOf(r, 'WARN').some((l) => /1 payload\(s\) were not valid JSON/.test(l)));
+      assert.equal(
+        records(r, STREAM).length,
+        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)).length,
+      );
+    });
+    it('a 210 argument error is reported with its message', async () => {
+      emu.inject({
+        kind: 'pushwoosh_argument_error',
+        route: 'pushwoosh.getTrackingLog',
+        message: 'Invalid date',
+      });
+      const r = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 1);
+      assert.match(errorsOf(r)[0].message, /status_code 210: Invalid date/);
+    });
+    it('a truncated ZIP entry and a bad timestamp fail with clear errors', async () => {
+      emu.inject({ kind: 'malformed_zip', variant: 'truncated_entry' });
+      const t = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(t.code, 1);
+      assert.match(errorsOf(t)[0].message, /truncated|incomplete|corrupt/i);
+      emu.inject({ kind: 'malformed_zip', variant: 'bad_timestamp' });
+      const b = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(b.code, 1);
+      assert.match(errorsOf(b)[0].message, /"20\/04\/2021"/);
+    });
+  });
+});
