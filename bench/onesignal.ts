@@ -185,9 +185,11 @@ async function partC(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${require('node:os').cpus().length} CPUs\n`);
-  const peak1M = await partA();
-  await partB(peak1M);
-  await partC();
+  // BENCH_PARTS=AC runs only those parts.
+  const parts = process.env.BENCH_PARTS ?? 'ABC';
+  const peak1M = parts.includes('A') ? await partA() : NaN;
+  if (parts.includes('B')) await partB(peak1M);
+  if (parts.includes('C')) await partC();
 }
 
 main()

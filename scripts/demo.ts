@@ -5,7 +5,11 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_APNS_TEAM } from '../emulator/fixtures';
+import {
+  DEFAULT_APNS_TEAM,
+  DEFAULT_PUSHWOOSH_ACCOUNT,
+  onesignalFixture,
+} from '../emulator/fixtures';
 import {
   configuredCatalog,
   runConnector,
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
   const emulator = await Emulator.start({ apns: { processingPolls: 1 } });
   try {
     const team = DEFAULT_APNS_TEAM;
+    const onesignal = onesignalFixture(new Date());
     const config = {
       lookback_days: 3,
       apns: {
@@ -66,6 +71,16 @@ async function main(): Promise<void> {
         broadcast_app_token: team.tokens.broadcastapplicationmetric,
         broadcast_channel_token: team.tokens.broadcastchannelmetrics,
         channel_ids: team.channelIds,
+        api_url: emulator.apiUrl,
+      },
+      onesignal: {
+        apps: onesignal.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
+        api_url: emulator.apiUrl,
+      },
+      pushwoosh: {
+        api_token: DEFAULT_PUSHWOOSH_ACCOUNT.apiToken,
+        application_code: DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode,
+        log_api: 'message_log',
         api_url: emulator.apiUrl,
       },
     };

@@ -687,10 +687,10 @@ describe('emulator plumbing', () => {
     assert.ok(emu.requests.every((r, i) => i === 0 || r.at >= emu.requests[i - 1].at));
   });
 
-  it('onesignal and pushwoosh routes answer 501 for now', async () => {
+  it('onesignal and pushwoosh routes are routed to their modules', async () => {
     const os = await request(`${emu.apiUrl}/notifications?app_id=x`);
-    assert.equal(os.status, 501);
-    assert.deepEqual(json(os), { errors: ['not implemented in emulator yet'] });
+    assert.equal(os.status, 400);
+    assert.deepEqual(json(os), { errors: ['app_id not found'] });
     const pw = await request(`${emu.apiUrl}/json/1.3/getMessageLog`, { method: 'POST' });
     assert.equal(pw.status, 400); // Pushwoosh is emulated: an empty body is malformed JSON
     assert.deepEqual(

@@ -105,14 +105,18 @@ export class OneSignalAppClient {
     };
   }
 
-  /** Every message sent after `since`, oldest first, following next_time_offset until a page is empty. */
+  /**
+   * Every message sent after `since`, oldest first, following next_time_offset. A short page is
+   * the last: asking on for the empty page OneSignal's docs mention would cost a rate-limited
+   * second per app, and a message sent meanwhile is found by the next sync anyway.
+   */
   async messagesSince(since: Date): Promise<OneSignalMessage[]> {
     const out: OneSignalMessage[] = [];
     let offset = since.toISOString();
     for (;;) {
       const page = await this.messagesPage(offset);
       out.push(...page.messages);
-      if (page.messages.length === 0 || !page.next || page.next === offset) return out;
+      if (page.messages.length < PAGE || !page.next || page.next === offset) return out;
       offset = page.next;
     }
   }
@@ -122,7 +126,7 @@ export class OneSignalAppClient {
     await this.messagesPage(new Date().toISOString(), 1);
   }
 
-  exportRepository(message: OneSignalMessage): ExportRepository<{ url: string }> {
+  exportRepository(message: OneSignalMessage): OneSignalExport {
     return new OneSignalExport(this, message);
   }
 
@@ -146,8 +150,11 @@ export class OneSignalAppClient {
  * OneSignal's export: the file URL answers 404 until the file is generated. Polling GETs the
  * file itself (without the key); the 200 answer's body is handed to the engine as the download.
  */
-class OneSignalExport implements ExportRepository<{ url: string }> {
+export class OneSignalExport implements ExportRepository<{ url: string }> {
   readonly describe: string;
+  /** When the export was requested and when its file was first served: its generation time. */
+  requestedAt = 0;
+  readyAt = 0;
 
   constructor(
     private readonly client: OneSignalAppClient,
@@ -157,7 +164,9 @@ class OneSignalExport implements ExportRepository<{ url: string }> {
   }
 
   async start(): Promise<{ url: string }> {
-    return { url: await this.client.requestExport(this.message.id) };
+    const url = await this.client.requestExport(this.message.id);
+    this.requestedAt = Date.now();
+    return { url };
   }
 
   async poll(job: { url: string }): Promise<JobStatus> {
@@ -168,6 +177,7 @@ class OneSignalExport implements ExportRepository<{ url: string }> {
       responseType: 'stream',
       credentials: false,
     });
+    if (res.status === 200 && !this.readyAt) this.readyAt = Date.now();
     if (res.status === 200)
       return {
         state: 'completed',

@@ -12,7 +12,7 @@ import {
   parseTimestamp,
   sniffCompression,
 } from '../../decode';
-import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
+import { ExportEngine, type PollSchedule, readHead, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
@@ -90,16 +90,46 @@ export class OneSignalMessageEventsStream implements Stream {
 
   /** Generation speed: OneSignal's documented rate until an export shows the real one. */
   private recordsPerSecond = RECORDS_PER_SECOND;
+  private rateLearned = false;
 
   constructor(
     private readonly config: Config,
     private readonly onesignal: OneSignalConfig,
   ) {}
 
-  private learnRate(rows: number, started: number): void {
-    const seconds = (Date.now() - started) / 1000 / timeScale();
-    if (rows >= 1000 && seconds > 0)
+  private learnRate(rows: number, generationMs: number): void {
+    const seconds = generationMs / 1000 / timeScale();
+    if (rows >= 1000 && seconds > 0.05) {
       this.recordsPerSecond = Math.min(10_000_000, Math.max(100, rows / seconds));
+      this.rateLearned = true;
+    }
+  }
+
+  /**
+   * How to poll a file expected in `expectedMs`. Until an export has shown the real speed, check
+   * early and back off (small files are ready at once). Once it is known, sleep through most of
+   * the expected time. Either way checks end up at most 2% of the expected time apart, so that
+   * little time is lost once the file is ready.
+   */
+  private schedule(expectedMs: number): Partial<PollSchedule> {
+    const fine = Math.min(
+      this.config.export_poll_max_interval_seconds * 1000,
+      Math.max(20, expectedMs * 0.02),
+    );
+    if (this.rateLearned) {
+      return {
+        pollInitialMs: Math.max(20, expectedMs * 0.9),
+        pollIntervalMs: fine,
+        pollGrowth: 1.2,
+        pollMaxMs: Math.max(fine, expectedMs * 0.05),
+      };
+    }
+    return {
+      pollInitialMs: Math.min(250, fine),
+      pollIntervalMs: Math.min(250, fine),
+      pollGrowth: 1.25,
+      pollMaxMs: fine,
+    };
   }
 
   schema(): JsonObject {
@@ -211,21 +241,10 @@ export class OneSignalMessageEventsStream implements Stream {
       ctx.logger.info(
         `${client.label}: exporting message ${m.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(expectedMs / 1000)} s to generate it).`,
       );
-      // Check early (small files are ready at once), then back off, but never further apart than
-      // 5% of the expected time, so that little time is lost once the file is ready.
-      const cap = Math.min(
-        this.config.export_poll_max_interval_seconds * 1000,
-        Math.max(50, expectedMs * 0.05),
-      );
-      const started = Date.now();
-      const p = engine.run(client.exportRepository(m), {
-        pollInitialMs: Math.min(250, cap),
-        pollIntervalMs: Math.min(250, cap),
-        pollGrowth: 1.5,
-        pollMaxMs: cap,
-      });
+      const repo = client.exportRepository(m);
+      const p = engine.run(repo, this.schedule(expectedMs));
       p.then(
-        () => this.learnRate(rows, started),
+        () => this.learnRate(rows, repo.readyAt - repo.requestedAt),
         () => undefined,
       ); // observed when awaited; never unhandled
       return p;
