@@ -92,26 +92,24 @@ async function readStream(
   let countAtLatest = 0;
   try {
     for await (const item of stream.read(ctx)) {
-      if (item.kind === 'record') {
-        if (!running) {
-          running = true;
-          await writer.streamStatus(descriptor, 'RUNNING');
-        }
-        count++;
-        const wait = writer.record(streamJson, item.data, Date.now());
-        if (wait) await wait;
-      } else if (item.kind === 'records') {
-        if (item.json.length === 0) continue;
+      if (item.kind !== 'checkpoint') {
+        if (item.kind === 'records' && item.json.length === 0) continue;
         if (!running) {
           running = true;
           await writer.streamStatus(descriptor, 'RUNNING');
         }
         const now = Date.now();
+        if (item.kind === 'record') {
+          count++;
+          const wait = writer.record(streamJson, item.data, now);
+          if (wait) await wait;
+          continue;
+        }
         for (const json of item.json) {
+          count++;
           const wait = writer.recordJson(streamJson, json, now);
           if (wait) await wait;
         }
-        count += item.json.length;
       } else {
         latest = item.state;
         countAtLatest = count;

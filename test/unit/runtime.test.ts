@@ -297,6 +297,14 @@ describe('runRead', () => {
       'COMPLETE',
     ]);
   });
+  it('takes pre-serialized batches and counts each record', async () => {
+    const batch: StreamItem = { kind: 'records', json: ['{"id":4}', '{"id":5}'] };
+    const { messages } = await read(
+      [fakeStream('a', [{ kind: 'records', json: [] }, batch, cp('d1')])],
+      ['a'],
+    );
+    assert.deepEqual(kinds(messages), ['STARTED', 'RUNNING', 'R4', 'R5', 'Sd1/2', 'COMPLETE']);
+  });
   it('never emits the same state twice in a row; the count carries to the next state', async () => {
     const { messages } = await read(
       [fakeStream('a', [rec(1), cp('d5'), rec(2), cp('d5'), rec(3), cp('d6')])],
