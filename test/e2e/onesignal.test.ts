@@ -220,6 +220,47 @@ describe('onesignal_message_events end to end', () => {
     assert.equal(states(r).length, 1);
   });
 
+  it('pages through more than 50 messages with next_time_offset', async () => {
+    const now = nowS();
+    const many: OneSignalAccountFixture = {
+      accountId: 'paging',
+      apps: [
+        {
+          appId: '11111111-2222-4333-8444-555555555555',
+          apiKey: `os-key-paging-${'p'.repeat(40)}`,
+          messages: Array.from({ length: 60 }, (_, i) => ({
+            id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+            sendAfter: now - 86_400 + i * 60,
+            completedAt: now - 3600,
+            remaining: 0,
+            events: 3,
+          })),
+        },
+      ],
+    };
+    const paging = await Emulator.start({
+      onesignal: { accounts: [many], recordsPerSecond: 500_000, rateLimitWindowMs: 5 },
+    });
+    try {
+      const app = many.apps[0];
+      const r = await session.run('read', {
+        config: {
+          onesignal: { apps: [{ app_id: app.appId, api_key: app.apiKey }], api_url: paging.apiUrl },
+        },
+        catalog,
+      });
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.equal(new Set(records(r, STREAM).map((x) => x.message_id)).size, 60);
+      const lists = paging.requests.filter((x) => x.route === 'onesignal.notifications');
+      assert.equal(lists.length, 2);
+      assert.match(lists[0].query.time_offset, /^\d{4}-\d{2}-\d{2}T/);
+      assert.notEqual(lists[1].query.time_offset, lists[0].query.time_offset);
+      assert.equal(states(r, STREAM).length, 60);
+    } finally {
+      await paging.close();
+    }
+  });
+
   describe('faults', () => {
     const recent = () => {
       const last = states(full, STREAM).at(-1)!.state;

@@ -48,6 +48,12 @@ export async function checkApns(apns: ApnsConfig, logger: Logger): Promise<strin
     channelId?: string;
     channelField?: string;
   }[] = DATASETS.filter((d) => apns[d.field]);
+  if (apns.broadcast_channel_token && !apns.channel_ids?.length) {
+    // Apple's channel export needs a channel id, so the token cannot be proved without one.
+    logger.warn(
+      'apns.broadcast_channel_token is set but apns.channel_ids is empty: apns_broadcast_channel is not synced and the token was not checked.',
+    );
+  }
   if (apns.broadcast_channel_token) {
     (apns.channel_ids ?? []).forEach((channelId, i) =>
       calls.push({
