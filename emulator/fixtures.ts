@@ -110,3 +110,31 @@ export const DEFAULT_PUSHWOOSH_PENDING_POLLS = 2;
 
 /** Tracking-log events per application and UTC day. */
 export const DEFAULT_PUSHWOOSH_EVENTS_PER_DAY = 40;
+
+/** A connector config that syncs every stream from an emulator at `apiUrl` (demo, `npm run emulator`). */
+export function connectorConfig(apiUrl: string, now: Date = new Date()): Record<string, unknown> {
+  const team = DEFAULT_APNS_TEAM;
+  const onesignal = onesignalFixture(now);
+  return {
+    lookback_days: 3,
+    apns: {
+      team_id: team.teamId,
+      bundle_id: team.bundleId,
+      delivery_metrics_token: team.tokens.deliverymetrics,
+      broadcast_app_token: team.tokens.broadcastapplicationmetric,
+      broadcast_channel_token: team.tokens.broadcastchannelmetrics,
+      channel_ids: team.channelIds,
+      api_url: apiUrl,
+    },
+    onesignal: {
+      apps: onesignal.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
+      api_url: apiUrl,
+    },
+    pushwoosh: {
+      api_token: DEFAULT_PUSHWOOSH_ACCOUNT.apiToken,
+      application_code: DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode,
+      log_api: 'message_log',
+      api_url: apiUrl,
+    },
+  };
+}

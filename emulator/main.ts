@@ -1,5 +1,5 @@
 import { Emulator } from './server';
-import { DEFAULT_APNS_TEAM } from './fixtures';
+import { connectorConfig, DEFAULT_APNS_TEAM } from './fixtures';
 
 function usage(message: string): never {
   process.stderr.write(
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const emu = await Emulator.start({ port, filesPort });
   // One JSON line, so scripts can read the URLs and credentials.
   process.stdout.write(
-    `${JSON.stringify({ apiUrl: emu.apiUrl, filesUrl: emu.filesUrl, apns: DEFAULT_APNS_TEAM })}\n`,
+    `${JSON.stringify({ apiUrl: emu.apiUrl, filesUrl: emu.filesUrl, apns: DEFAULT_APNS_TEAM, config: connectorConfig(emu.apiUrl) })}\n`,
   );
   let stopping = false;
   const stop = () => {

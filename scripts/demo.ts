@@ -5,11 +5,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  DEFAULT_APNS_TEAM,
-  DEFAULT_PUSHWOOSH_ACCOUNT,
-  onesignalFixture,
-} from '../emulator/fixtures';
+import { connectorConfig } from '../emulator/fixtures';
 import {
   configuredCatalog,
   runConnector,
@@ -60,30 +56,7 @@ async function main(): Promise<void> {
   rmSync(OUT, { recursive: true, force: true });
   const emulator = await Emulator.start({ apns: { processingPolls: 1 } });
   try {
-    const team = DEFAULT_APNS_TEAM;
-    const onesignal = onesignalFixture(new Date());
-    const config = {
-      lookback_days: 3,
-      apns: {
-        team_id: team.teamId,
-        bundle_id: team.bundleId,
-        delivery_metrics_token: team.tokens.deliverymetrics,
-        broadcast_app_token: team.tokens.broadcastapplicationmetric,
-        broadcast_channel_token: team.tokens.broadcastchannelmetrics,
-        channel_ids: team.channelIds,
-        api_url: emulator.apiUrl,
-      },
-      onesignal: {
-        apps: onesignal.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
-        api_url: emulator.apiUrl,
-      },
-      pushwoosh: {
-        api_token: DEFAULT_PUSHWOOSH_ACCOUNT.apiToken,
-        application_code: DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode,
-        log_api: 'message_log',
-        api_url: emulator.apiUrl,
-      },
-    };
+    const config = connectorConfig(emulator.apiUrl);
     const files = writeJsonFiles(OUT, { 'config.json': config });
     const save = (name: string, r: RunResult) => writeFileSync(join(OUT, name), r.stdout);
     const step = async (name: string, args: string[]) => {
