@@ -27,6 +27,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
 export interface Credential {
   origin: string;
   headers: Record<string, string>;
+  /** Other https hosts of the same vendor that may receive it (e.g. a status URL's host). */
+  alsoFor?: (url: URL) => boolean;
 }
 
 export interface HttpRequest {
@@ -89,8 +91,11 @@ export class HttpClient {
     const url = req.url;
     const headers: Record<string, string> = { ...req.headers };
     const cred = this.options.credential;
-    if (cred && req.credentials !== false && new URL(url).origin === cred.origin)
-      Object.assign(headers, cred.headers);
+    if (cred && req.credentials !== false) {
+      const u = new URL(url);
+      if (u.origin === cred.origin || (u.protocol === 'https:' && cred.alsoFor?.(u)))
+        Object.assign(headers, cred.headers);
+    }
     const responseType = req.responseType ?? 'json';
     let waited = 0;
     for (let attempt = 1; ; attempt++) {

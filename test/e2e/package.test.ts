@@ -23,11 +23,10 @@ import {
   execForm,
   last,
   parseDockerfile,
-  readRepoFile,
-  REPO_ROOT,
   type Stage,
   stageValues,
 } from '../support/dockerfile';
+import { readRepoFile, REPO_ROOT } from '../support/repo';
 import { FAST_ENV, protocolProblems, schemaProblems } from '../support/e2e';
 
 const pkg = JSON.parse(readRepoFile('package.json')) as {

@@ -130,6 +130,18 @@ describe('HttpClient', () => {
     assert.equal(api.seen[1].headers['x-secret-token'], undefined);
     assert.equal(other.seen[0].headers['x-secret-token'], undefined);
   });
+  it('a vendor host rule (alsoFor) applies to https only', async () => {
+    other.reset();
+    const c = new HttpClient(new MemoryLogger(), {
+      credential: {
+        origin: api.url,
+        headers: { 'X-Secret-Token': 'sekret-123456' },
+        alsoFor: () => true,
+      },
+    });
+    await c.request({ method: 'GET', url: `${other.url}/b`, what: 'other host over http' });
+    assert.equal(other.seen[0].headers['x-secret-token'], undefined);
+  });
   it('does not follow a redirect with the credential', async () => {
     api.reset(status(302, { Location: `${other.url}/stolen` }));
     other.reset();
@@ -167,7 +179,7 @@ describe('URL and Retry-After helpers', () => {
 
 describe('RateLimiter', () => {
   it('spaces calls at least the interval apart (in scaled time)', async () => {
-    const limiter = new RateLimiter(2000); // 20 ms at time scale 0.01
+    const limiter = new RateLimiter(5000); // 50 ms at time scale 0.01
     const at: number[] = [];
     for (let i = 0; i < 4; i++) {
       await limiter.wait();

@@ -36,9 +36,16 @@ export interface ApnsDataset {
   orderKey(record: JsonObject): string;
 }
 
+/** Apple's own hosts: a status URL Apple hands out may live on another of them. */
+const isAppleHost = (u: URL) => /(^|\.)(apple\.com|icloud\.com)$/.test(u.hostname);
+
 export function apnsHttpClient(apns: ApnsConfig, token: string, logger: Logger): HttpClient {
   return new HttpClient(logger, {
-    credential: { origin: new URL(apns.api_url).origin, headers: { [TOKEN_HEADER]: token } },
+    credential: {
+      origin: new URL(apns.api_url).origin,
+      headers: { [TOKEN_HEADER]: token },
+      alsoFor: isAppleHost,
+    },
   });
 }
 
