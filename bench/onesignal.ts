@@ -7,10 +7,9 @@
  *   C. 20 messages whose exports take time to generate: sync time vs the sum of generation
  *      times, with parse/generation overlap on and off
  */
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CONNECTOR_BIN } from '../emulator/harness';
 import type { OneSignalAccountFixture } from '../emulator/onesignal';
 import { Emulator } from '../emulator/server';
@@ -74,23 +73,13 @@ async function runConnector(
   acct: OneSignalAccountFixture,
   name: string,
   env: Record<string, string> = {},
-): Promise<Measured & { records: number }> {
-  const outPath = join(DIR, `${name}.jsonl`);
-  const fd = openSync(outPath, 'w');
+): Promise<Measured> {
   const m = await measure(process.execPath, [CONNECTOR_BIN, ...connectorFiles(emu, acct, name)], {
-    stdoutFd: fd,
     env,
+    countRecords: true,
   });
-  closeSync(fd);
-  let records = 0;
-  let errors = '';
-  for await (const line of createInterface({ input: createReadStream(outPath) })) {
-    if (line.startsWith('{"type":"RECORD"')) records++;
-    else if (line.includes('"type":"ERROR"')) errors += line;
-  }
-  rmSync(outPath);
-  if (m.code !== 0) throw new Error(`connector ${name} exited ${m.code}: ${errors}`);
-  return { ...m, records };
+  if (m.code !== 0) throw new Error(`connector ${name} exited ${m.code}: ${m.errors.join(' | ')}`);
+  return m;
 }
 
 /** Requests the export as a client would and waits until the file is served; returns its URL. */
@@ -145,8 +134,14 @@ async function partB(peak1M: number): Promise<void> {
   const acct = account(2, [{ events: 5_000_000, ageS: 86_400, pregenerate: true }]);
   const emu = await Emulator.start({ onesignal: { accounts: [acct], recordsPerSecond: 1e9 } });
   try {
+    // Waits for the emulator to finish generating (about 20 s), then measures both pipelines.
+    const url = await readyUrl(emu, acct);
+    const baseline = await measure(process.execPath, [join(__dirname, 'baseline.js'), url]);
     const conn = await runConnector(emu, acct, 'b');
     console.log('B. 5,000,000 rows: memory');
+    console.log(
+      `   baseline   ${fmt(Number(baseline.stdout.trim()))} rows  ${fmt(baseline.seconds, 2)} s  ${fmt(Number(baseline.stdout.trim()) / baseline.seconds)} rows/s  peak RSS ${fmt(baseline.peakMiB)} MiB`,
+    );
     console.log(
       `   connector  ${fmt(conn.records)} rows  ${fmt(conn.seconds, 2)} s  ${fmt(conn.records / conn.seconds)} rows/s  peak RSS ${fmt(conn.peakMiB)} MiB (1M rows: ${fmt(peak1M)} MiB; target < 150 MiB, flat)\n`,
     );
