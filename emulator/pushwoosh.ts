@@ -653,6 +653,7 @@ export class PushwooshModule implements RouteModule {
     private readonly accounts: PushwooshAccountFixture[],
     private readonly pendingPolls: number,
     private readonly eventsPerDay: number,
+    private readonly servesV2MessageLog = true,
   ) {}
 
   match(origin: Origin, method: string, path: string): RouteMatch | undefined {
@@ -661,7 +662,7 @@ export class PushwooshModule implements RouteModule {
       if (!m || (method !== 'GET' && method !== 'HEAD')) return undefined;
       return { route: 'pushwoosh.download', handle: () => this.download(m[1]) };
     }
-    if (path === V2_MESSAGE_LOG) {
+    if (path === V2_MESSAGE_LOG && this.servesV2MessageLog) {
       return { route: 'pushwoosh.getMessageLog', handle: (req) => this.messageLog(req, 'v2') };
     }
     const m = JSON_PREFIX.exec(path);

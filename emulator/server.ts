@@ -36,6 +36,8 @@ export interface EmulatorOptions {
     accounts?: PushwooshAccountFixture[];
     /** getResults answers "not ready" this many times per job; default 2. */
     pendingPolls?: number;
+    /** false: only /json/1.3/getMessageLog exists (the v2 path answers 404); default true. */
+    messageLogV2?: boolean;
     /** Tracking events per application and UTC day; default 40. */
     eventsPerDay?: number;
   };
@@ -333,6 +335,7 @@ export class Emulator {
           options.pushwoosh?.eventsPerDay,
           DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
         ),
+        options.pushwoosh?.messageLogV2 ?? true,
       ),
     ];
     this.apiServer = this.createServer('api');

@@ -193,6 +193,34 @@ describe('pushwoosh_tracking end to end', () => {
         await emuSmall.close();
       }
     });
+    it('falls back to /json/1.3/getMessageLog when the v2 path answers 404', async () => {
+      const old = await Emulator.start({ pushwoosh: { messageLogV2: false } });
+      try {
+        const r = await session.run('read', {
+          config: {
+            ...cfg('message_log', { api_url: old.apiUrl }),
+            start_date: addDays(YESTERDAY, -1),
+          },
+          catalog,
+        });
+        assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+        assert.deepEqual(
+          records(r, STREAM),
+          messageLogExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
+        );
+        const paths = old.requests
+          .filter((x) => x.path.endsWith('getMessageLog'))
+          .map((x) => `${x.path} ${x.status}`);
+        assert.deepEqual(paths, [
+          '/api/v2/statistics/getMessageLog 404',
+          '/json/1.3/getMessageLog 200',
+          '/json/1.3/getMessageLog 200',
+        ]);
+        assert.ok(logsOf(r, 'INFO').some((l) => l.includes('trying /json/1.3/getMessageLog')));
+      } finally {
+        await old.close();
+      }
+    });
     it('faults: 429 and 5xx are retried; an account without the plan is a config_error', async () => {
       emu.inject({ kind: 'rate_limit', route: 'pushwoosh.getMessageLog', retryAfterSeconds: 1 });
       emu.inject({ kind: 'server_error', route: 'pushwoosh.getMessageLog', times: 2 });
