@@ -45,21 +45,64 @@ export function dayWindow(i: WindowInputs, logger: Logger): DayWindow {
   return { from, to: i.lastDay };
 }
 
+const stateError = (stream: string, what: string) =>
+  configError(
+    `The saved state of stream ${stream} ${what}. Reset the stream's state or correct it.`,
+  );
+
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Validates a state of one cursor per partition, `{ <group>: { <id>: { <field>: value } } }`
+ * (per channel, per app); `{}` means none. `normalize` returns the cursor's canonical value, or
+ * undefined when it is not `expected`.
+ */
+export function parsePartitionedState(
+  raw: unknown,
+  stream: string,
+  shape: {
+    group: string;
+    label: string;
+    field: string;
+    expected: string;
+    normalize: (v: unknown) => string | undefined;
+  },
+): JsonObject {
+  if (!isObject(raw)) throw stateError(stream, `must be an object, not ${JSON.stringify(raw)}`);
+  const group = raw[shape.group];
+  if (group === undefined) return {};
+  if (!isObject(group)) throw stateError(stream, `has "${shape.group}" that is not an object`);
+  const out: Record<string, Record<string, string>> = {};
+  for (const [id, value] of Object.entries(group)) {
+    const v = isObject(value) ? value[shape.field] : undefined;
+    const cursor = shape.normalize(v);
+    if (cursor === undefined) {
+      throw stateError(
+        stream,
+        `has ${shape.label} ${id} with ${shape.field} ${JSON.stringify(v)}, which is not ${shape.expected}`,
+      );
+    }
+    out[id] = { [shape.field]: cursor };
+  }
+  return { [shape.group]: out };
+}
+
+/** A `YYYY-MM-DD` cursor value, or undefined. */
+export const dayValue = (v: unknown): string | undefined =>
+  typeof v === 'string' && isValidDay(v) ? v : undefined;
+
 /** Validates a `{ "<key>": "YYYY-MM-DD" }` state; `{}` means none. */
 export function parseDayState(raw: unknown, stream: string, key = 'date'): JsonObject {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw configError(
-      `The saved state of stream ${stream} must be an object, not ${JSON.stringify(raw)}.`,
-    );
-  }
-  const value = (raw as JsonObject)[key];
+  if (!isObject(raw)) throw stateError(stream, `must be an object, not ${JSON.stringify(raw)}`);
+  const value = raw[key];
   if (value === undefined) return {};
-  if (typeof value !== 'string' || !isValidDay(value)) {
-    throw configError(
-      `The saved state of stream ${stream} has ${key} ${JSON.stringify(value)}, which is not a date written YYYY-MM-DD. Reset the stream's state or correct it.`,
+  if (dayValue(value) === undefined) {
+    throw stateError(
+      stream,
+      `has ${key} ${JSON.stringify(value)}, which is not a date written YYYY-MM-DD`,
     );
   }
-  return { [key]: value };
+  return { [key]: value as string };
 }
 
 /** The state after completing `day`: the cursor never moves back (lookback days re-read). */

@@ -105,10 +105,7 @@ describe('APNs broadcast streams end to end', () => {
   beforeEach(() => emu.reset());
   after(async () => {
     await emu.close();
-    for (const r of session.outputs) {
-      for (const secret of Object.values(TEAM.tokens))
-        assert.equal(r.stdout.includes(secret!) || r.stderr.includes(secret!), false);
-    }
+    session.assertNoLeaks(Object.values(TEAM.tokens) as string[]);
     session.cleanup();
   });
 

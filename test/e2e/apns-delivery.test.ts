@@ -77,15 +77,7 @@ describe('apns_delivery_metrics end to end', () => {
   after(async () => {
     await emu.close();
     // Runs last: no output of any test run above carries a secret.
-    for (const r of session.outputs) {
-      for (const secret of Object.values(TEAM.tokens)) {
-        assert.equal(
-          r.stdout.includes(secret!) || r.stderr.includes(secret!),
-          false,
-          'a token leaked into output',
-        );
-      }
-    }
+    session.assertNoLeaks(Object.values(TEAM.tokens) as string[]);
     session.cleanup();
   });
 

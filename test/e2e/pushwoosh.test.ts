@@ -93,12 +93,7 @@ describe('pushwoosh_tracking end to end', () => {
   beforeEach(() => emu.reset());
   after(async () => {
     await emu.close();
-    for (const r of session.outputs)
-      assert.equal(
-        r.stdout.includes(ACCOUNT.apiToken) || r.stderr.includes(ACCOUNT.apiToken),
-        false,
-        'token leaked',
-      );
+    session.assertNoLeaks([ACCOUNT.apiToken]);
     session.cleanup();
   });
 

@@ -36,6 +36,26 @@ export class ConnectorSession {
     return r;
   }
 
+  /**
+   * Fails when any output of this session carries a secret. `recordOnly` values may appear in
+   * RECORD data and nowhere else (OneSignal's App ID: secret in the form, yet a record field).
+   */
+  assertNoLeaks(secrets: string[], recordOnly: string[] = []): void {
+    for (const r of this.outputs) {
+      for (const secret of secrets) {
+        if (r.stdout.includes(secret) || r.stderr.includes(secret))
+          throw new Error(`a secret leaked into the output of run ${this.outputs.indexOf(r) + 1}`);
+      }
+      for (const value of recordOnly) {
+        if (r.stderr.includes(value)) throw new Error('a record-only value leaked into stderr');
+        for (const m of r.messages) {
+          if (m.type !== 'RECORD' && JSON.stringify(m).includes(value))
+            throw new Error(`a record-only value leaked into a ${m.type} message`);
+        }
+      }
+    }
+  }
+
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,6 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { advance, dayWindow, parseDayState } from '../../airbyte/day-cursor';
-import { asConnectorError, configError, ConnectorError, systemError } from '../../airbyte/errors';
+import {
+  advance,
+  dayValue,
+  dayWindow,
+  parseDayState,
+  parsePartitionedState,
+} from '../../airbyte/day-cursor';
+import { asConnectorError, ConnectorError, systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
@@ -9,7 +15,7 @@ import { type CsvColumn, csvRecords, decompress, sniffCompression } from '../../
 import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
-import { addDays, type Day, daysBetween, isValidDay, todayUtc } from '../../util/time';
+import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { ApnsExportRepository, TOKEN_HEADER } from './export';
 
 /** Apple keeps 30 days; endDate must be at least a day in the past. */
@@ -95,27 +101,13 @@ export class ApnsDatasetStream implements Stream {
 
   parseState(raw: unknown): JsonObject {
     if (!this.def.perChannel) return parseDayState(raw, this.name);
-    const bad = (what: string) =>
-      configError(
-        `The saved state of stream ${this.name} ${what}. Reset the stream's state or correct it.`,
-      );
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw bad(`must be an object, not ${JSON.stringify(raw)}`);
-    const channels = (raw as JsonObject).channels;
-    if (channels === undefined) return {};
-    if (!channels || typeof channels !== 'object' || Array.isArray(channels))
-      throw bad('has "channels" that is not an object');
-    const out: Record<string, { date: Day }> = {};
-    for (const [id, value] of Object.entries(channels as JsonObject)) {
-      const date = (value as JsonObject | null)?.date;
-      if (typeof date !== 'string' || !isValidDay(date)) {
-        throw bad(
-          `has channel ${id} with date ${JSON.stringify(date)}, which is not a date written YYYY-MM-DD`,
-        );
-      }
-      out[id] = { date };
-    }
-    return { channels: out };
+    return parsePartitionedState(raw, this.name, {
+      group: 'channels',
+      label: 'channel',
+      field: 'date',
+      expected: 'a date written YYYY-MM-DD',
+      normalize: dayValue,
+    });
   }
 
   async *read(ctx: ReadContext): AsyncGenerator<StreamItem> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { configError } from '../../airbyte/errors';
+import { parsePartitionedState } from '../../airbyte/day-cursor';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
@@ -137,31 +137,16 @@ export class OneSignalMessageEventsStream implements Stream {
   }
 
   parseState(raw: unknown): JsonObject {
-    const bad = (what: string) =>
-      configError(
-        `The saved state of stream ${STREAM} ${what}. Reset the stream's state or correct it.`,
-      );
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw bad(`must be an object, not ${JSON.stringify(raw)}`);
-    const apps = (raw as JsonObject).apps;
-    if (apps === undefined) return {};
-    if (!apps || typeof apps !== 'object' || Array.isArray(apps))
-      throw bad('has "apps" that is not an object');
-    const out: Record<string, { message_sent_at: string }> = {};
-    for (const [key, value] of Object.entries(apps as JsonObject)) {
-      const at = (value as JsonObject | null)?.message_sent_at;
-      if (
-        typeof at !== 'string' ||
-        !/^\d{4}-\d{2}-\d{2}T/.test(at) ||
-        !Number.isFinite(Date.parse(at))
-      ) {
-        throw bad(
-          `has app ${key} with message_sent_at ${JSON.stringify(at)}, which is not an ISO 8601 time`,
-        );
-      }
-      out[key] = { message_sent_at: new Date(Date.parse(at)).toISOString() };
-    }
-    return { apps: out };
+    return parsePartitionedState(raw, STREAM, {
+      group: 'apps',
+      label: 'app',
+      field: 'message_sent_at',
+      expected: 'an ISO 8601 time',
+      normalize: (v) =>
+        typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(Date.parse(v))
+          ? new Date(Date.parse(v)).toISOString()
+          : undefined,
+    });
   }
 
   async *read(ctx: ReadContext): AsyncGenerator<StreamItem> {
