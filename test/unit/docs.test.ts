@@ -138,9 +138,9 @@ const MESSAGES = [
   'The saved state of stream',
   "Reset the stream's state or correct it",
   'which is not a date written YYYY-MM-DD',
-  'which is not an ISO 8601 time',
-  'has "channels" that is not an object',
-  'has "apps" that is not an object',
+  // Composed per stream: `has "channels" that is not an object`, `… which is not an ISO 8601 time`.
+  'an ISO 8601 time',
+  '" that is not an object',
   'channels failed:',
   'Unexpected error:',
   'During the sync, these streams did not sync successfully',
