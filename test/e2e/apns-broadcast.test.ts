@@ -81,6 +81,12 @@ describe('APNs broadcast streams end to end', () => {
   });
   const read = (cat: unknown, state?: unknown, cfg: unknown = config) =>
     session.run('read', { config: cfg, catalog: cat, state });
+  /** Export request bodies in config channel order (concurrent requests may arrive in any order). */
+  const requestBodies = () =>
+    emu.requests
+      .filter((x) => x.route === 'apns.request')
+      .map((x) => JSON.parse(x.body) as { channelId: string; startDate: string })
+      .sort((a, b) => TEAM.channelIds.indexOf(a.channelId) - TEAM.channelIds.indexOf(b.channelId));
   const withApns = (extra: Record<string, unknown>) => ({
     ...config,
     apns: { ...config.apns, ...extra },
@@ -171,13 +177,15 @@ describe('APNs broadcast streams end to end', () => {
       ...expectedChannel(CH_A, days),
       ...expectedChannel(CH_B, days),
     ]);
-    const bodies = emu.requests
-      .filter((x) => x.route === 'apns.request')
-      .map((x) => JSON.parse(x.body));
+    const bodies = requestBodies();
     assert.deepEqual(
       bodies.map((b) => b.channelId),
       [CH_A, CH_B],
     );
+    // Both exports were in flight together: the second was requested before the first finished.
+    const firstDownload = emu.requests.find((x) => x.route === 'apns.download')!;
+    const requests = emu.requests.filter((x) => x.route === 'apns.request');
+    assert.ok(requests[1].at <= firstDownload.at, 'channel exports run concurrently');
     const st = states(r, CHANNEL).map((m) => m.state.stream.stream_state);
     assert.equal(st.length, 60);
     assert.deepEqual(st[29], { channels: { [CH_A]: { date: YESTERDAY } } });
@@ -215,9 +223,7 @@ describe('APNs broadcast streams end to end', () => {
       start_date: start,
     });
     assert.equal(r.code, 0);
-    const bodies = emu.requests
-      .filter((x) => x.route === 'apns.request')
-      .map((x) => JSON.parse(x.body));
+    const bodies = requestBodies();
     assert.deepEqual(
       bodies.map((b) => [b.channelId, b.startDate]),
       [

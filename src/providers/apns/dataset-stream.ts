@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import {
   advance,
   dayValue,
+  type DayWindow,
   dayWindow,
   parseDayState,
   parsePartitionedState,
@@ -13,11 +14,14 @@ import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
 import type { ApnsConfig, Config } from '../../config';
 import { type CsvColumn, csvRecords, decompress, sniffCompression } from '../../decode';
 import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
+import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { ApnsExportRepository, TOKEN_HEADER } from './export';
 
+/** Channel exports in flight at once; Apple documents no limit, this keeps a sync polite. */
+const CONCURRENT_EXPORTS = 4;
 /** Apple keeps 30 days; endDate must be at least a day in the past. */
 export const APNS_RETENTION_DAYS = 30;
 /** The export of a 30-day window is small (a few rows per day); this bounds a broken one. */
@@ -55,8 +59,14 @@ export function apnsHttpClient(apns: ApnsConfig, token: string, logger: Logger):
   });
 }
 
-export function exportEngine(config: Config, http: HttpClient, logger: Logger): ExportEngine {
+export function exportEngine(
+  config: Config,
+  http: HttpClient,
+  logger: Logger,
+  tracker?: JobTracker,
+): ExportEngine {
   return new ExportEngine(http, logger, {
+    tracker,
     pollMaxMs: config.export_poll_max_interval_seconds * 1000,
     timeoutMs: config.export_timeout_minutes * 60_000,
   });
@@ -118,10 +128,20 @@ export class ApnsDatasetStream implements Stream {
           field: `apns.channel_ids[${i}]`,
         }))
       : [{}];
+    // Every channel's export is requested at once (Apple prepares them in parallel, and each can
+    // take minutes); their records are emitted in config order, each channel's days in order.
+    const tracker = new JobTracker(CONCURRENT_EXPORTS);
+    const exports = partitions.map((p) => {
+      const cursor = p.channelId ? state.channels?.[p.channelId]?.date : state.date;
+      const ready = this.fetchPartition(p, cursor, ctx, tracker);
+      ready.catch(() => undefined); // observed below, in order; never an unhandled rejection
+      return { p, cursor, ready };
+    });
     const failures: ConnectorError[] = [];
-    for (const p of partitions) {
+    for (const { p, cursor, ready } of exports) {
       try {
-        yield* this.readPartition(p, state, ctx);
+        const fetched = await ready;
+        if (fetched) yield* this.emitPartition(p, cursor, fetched, state, ctx);
       } catch (err) {
         // One channel's failure does not stop the others; the stream still fails at the end.
         if (!this.def.perChannel) throw err;
@@ -139,14 +159,15 @@ export class ApnsDatasetStream implements Stream {
     }
   }
 
-  private async *readPartition(
+  /** Exports a partition's window and reads the file; undefined when there is nothing to read. */
+  private async fetchPartition(
     p: Partition,
-    state: ApnsState,
+    cursor: Day | undefined,
     ctx: ReadContext,
-  ): AsyncGenerator<StreamItem> {
+    tracker: JobTracker,
+  ): Promise<{ window: DayWindow; byDay: Map<Day, JsonObject[]> } | undefined> {
     const { logger } = ctx;
     const label = p.channelId ? `${this.name} channel ${p.channelId}` : this.name;
-    const cursor = p.channelId ? state.channels?.[p.channelId]?.date : state.date;
     const today = todayUtc();
     const window = dayWindow(
       {
@@ -164,7 +185,7 @@ export class ApnsDatasetStream implements Stream {
       logger.info(
         `${label}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
       );
-      return;
+      return undefined;
     }
     logger.info(`${label}: reading ${window.from}..${window.to} in one export.`);
     const http = apnsHttpClient(this.apns, this.apns[this.def.tokenField] as string, logger);
@@ -178,15 +199,26 @@ export class ApnsDatasetStream implements Stream {
       channelField: p.field,
       ...requestRange(window.from, window.to),
     });
-    const file = await exportEngine(this.config, http, logger).run(repo);
-    let byDay: Map<Day, JsonObject[]>;
+    const file = await exportEngine(this.config, http, logger, tracker).run(repo);
     try {
       const base: JsonObject = { team_id: this.apns.team_id, bundle_id: this.apns.bundle_id };
       if (p.channelId) base.channel_id = p.channelId;
-      byDay = await this.collect(file, window.from, window.to, repo.describe, base, logger);
+      return {
+        window,
+        byDay: await this.collect(file, window.from, window.to, repo.describe, base, logger),
+      };
     } finally {
       await file.dispose();
     }
+  }
+
+  private *emitPartition(
+    p: Partition,
+    cursor: Day | undefined,
+    { window, byDay }: { window: DayWindow; byDay: Map<Day, JsonObject[]> },
+    state: ApnsState,
+    ctx: ReadContext,
+  ): Generator<StreamItem> {
     let total = 0;
     for (const rows of byDay.values()) total += rows.length;
     ctx.estimate(total);
