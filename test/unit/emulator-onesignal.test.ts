@@ -6,6 +6,7 @@ import { devNull } from 'node:os';
 import * as http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
+import { request, type Res } from '../support/http';
 import { Emulator, type EmulatorOptions, validateFault } from '../../emulator/server';
 import {
   ONESIGNAL_CSV_HEADER,
@@ -18,39 +19,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-  text: string;
-}
-
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: opts.method ?? 'GET', headers: opts.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(new Error('response ended early'));
-        });
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text: raw.toString() });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (res: Res): any => JSON.parse(res.text);

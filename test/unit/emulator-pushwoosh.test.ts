@@ -1,9 +1,9 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { parse } from 'csv-parse/sync';
+import { request, type Res } from '../support/http';
 import { Emulator, type Fault } from '../../emulator/server';
 import { DEFAULT_PUSHWOOSH_ACCOUNT } from '../../emulator/fixtures';
 import {
@@ -23,40 +23,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-  text: string;
-}
-
-/** Plain node:http, so tests see the bytes and headers on the wire. */
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: opts.method ?? 'GET', headers: opts.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(new Error('response ended early'));
-        });
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text: raw.toString() });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 const APP = DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode;
 const TOKEN = DEFAULT_PUSHWOOSH_ACCOUNT.apiToken;

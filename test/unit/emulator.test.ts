@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { request, type Res } from '../support/http';
 import { Emulator, type ApnsTeamFixture, type Fault } from '../../emulator/server';
 import { DEFAULT_APNS_TEAM } from '../../emulator/fixtures';
 import {
@@ -20,48 +21,10 @@ import { daysBetween } from '../../src/util/time';
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-  text: string;
-}
-
 interface StatusBody {
   requestedAt: string;
   status: string;
   downloadDetails?: { dataUrl: string; expiresAt: string };
-}
-
-interface RequestOptions {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  agent?: http.Agent | false;
-}
-
-/** Plain node:http (no automatic decompression), so tests see the bytes on the wire. */
-function request(url: string, opts: RequestOptions = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(new Error('response ended early'));
-        });
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text: raw.toString() });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
 }
 
 function json<T = Record<string, unknown>>(res: Res): T {
