@@ -713,14 +713,27 @@ export class PushwooshModule implements RouteModule {
     return f ? (f.message ?? PUSHWOOSH_DEFAULT_ARGUMENT_ERROR) : undefined;
   }
 
-  private trackingLog(req: EmuRequest): EmuResponse {
-    const injected = this.argumentFault('pushwoosh.getTrackingLog');
+  /** What every /json/1.3 call checks first: an injected 210, the body, the token. */
+  private jsonCall(
+    req: EmuRequest,
+    route: string,
+  ):
+    | EmuResponse
+    | { parsed: { request: Record<string, unknown> }; account: PushwooshAccountFixture } {
+    const injected = this.argumentFault(route);
     if (injected !== undefined) return argumentError(injected);
     const parsed = parseBody(req.body, false);
     if (parsed === 'bad_json') return malformed();
     if (!parsed.ok) return argumentError('Request must be an object {"request": {...}}');
     const account = this.account(parsed.request.auth);
     if (!account) return argumentError(PUSHWOOSH_ACCESS_DENIED_MESSAGE);
+    return { parsed, account };
+  }
+
+  private trackingLog(req: EmuRequest): EmuResponse {
+    const call = this.jsonCall(req, 'pushwoosh.getTrackingLog');
+    if ('status' in call) return call;
+    const { parsed, account } = call;
     const today = dayOf(this.ctx.now());
     const date = parsed.request.date;
     let day = today;
@@ -749,13 +762,9 @@ export class PushwooshModule implements RouteModule {
   }
 
   private results(req: EmuRequest): EmuResponse {
-    const injected = this.argumentFault('pushwoosh.getResults');
-    if (injected !== undefined) return argumentError(injected);
-    const parsed = parseBody(req.body, false);
-    if (parsed === 'bad_json') return malformed();
-    if (!parsed.ok) return argumentError('Request must be an object {"request": {...}}');
-    const account = this.account(parsed.request.auth);
-    if (!account) return argumentError(PUSHWOOSH_ACCESS_DENIED_MESSAGE);
+    const call = this.jsonCall(req, 'pushwoosh.getResults');
+    if ('status' in call) return call;
+    const { parsed, account } = call;
     const id = parsed.request.request_id;
     if (id === undefined || id === null || id === '')
       return argumentError('request_id is required');
