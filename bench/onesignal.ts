@@ -163,7 +163,7 @@ async function partC(): Promise<void> {
     const emu = await Emulator.start({ onesignal: { accounts: [acct], recordsPerSecond: rate } });
     try {
       const conn = await runConnector(emu, acct, `c${prefetch}`, {
-        SOURCE_PDM_EXPORT_PREFETCH: prefetch,
+        SOURCE_PDM_EXPORT_RUN_AHEAD: prefetch,
       });
       results.push(
         `   overlap ${prefetch === '1' ? 'on ' : 'off'}  ${fmt(conn.records)} rows  ${fmt(conn.seconds, 2)} s = ${fmt(conn.seconds / generation, 3)}x the generation time  peak RSS ${fmt(conn.peakMiB)} MiB`,

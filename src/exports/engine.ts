@@ -1,14 +1,14 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConnectorError, systemError, transientError } from '../airbyte/errors';
 import type { Logger } from '../airbyte/logger';
-import { type HttpClient, snippet } from '../http/client';
+import type { HttpClient } from '../http/client';
 import { safeUrl } from '../http/urls';
-import { sleep, timeScale } from '../util/time';
+import type { Clock } from '../util/clock';
 import type { DownloadSource, ExportRepository, JobStatus } from './job';
 import type { JobTracker } from './tracker';
 
@@ -27,7 +27,6 @@ export interface ExportOptions {
   maxDownloadAttempts: number;
   /** Bound on the compressed file. */
   maxFileBytes: number;
-  tracker?: JobTracker;
 }
 
 export type PollSchedule = Pick<
@@ -66,22 +65,42 @@ export class ExportEngine {
   constructor(
     private readonly http: HttpClient,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     options: Partial<ExportOptions> = {},
   ) {
     this.options = { ...DEFAULT_EXPORT_OPTIONS, ...options };
   }
 
-  /** `overrides` set a job's own polling schedule (e.g. sized from the export's row count). */
+  /** The engine a sync's config asks for: its longest poll wait and its export timeout. */
+  static fromConfig(
+    config: { export_poll_max_interval_seconds: number; export_timeout_minutes: number },
+    deps: { http: HttpClient; logger: Logger; clock: Clock },
+    options: Partial<ExportOptions> = {},
+  ): ExportEngine {
+    return new ExportEngine(deps.http, deps.logger, deps.clock, {
+      pollMaxMs: config.export_poll_max_interval_seconds * 1000,
+      timeoutMs: config.export_timeout_minutes * 60_000,
+      ...options,
+    });
+  }
+
+  /**
+   * Runs one export under `tracker`'s cap. `schedule` gives the job's own polling schedule (e.g.
+   * sized from its row count); it is asked once the job holds its slot, so it can use what the
+   * exports before it taught.
+   */
   async run<J>(
     repo: ExportRepository<J>,
-    overrides: Partial<PollSchedule> = {},
+    job: { tracker?: JobTracker; schedule?: () => Partial<PollSchedule> } = {},
   ): Promise<SpooledFile> {
-    const release = this.options.tracker ? await this.options.tracker.acquire() : () => {};
+    const release = job.tracker ? await job.tracker.acquire() : () => {};
     try {
+      const schedule = { ...this.options, ...job.schedule?.() };
       for (let restart = 0; ; restart++) {
-        const job = await repo.start();
-        const status = await this.waitForCompletion(repo, job, { ...this.options, ...overrides });
-        if (status.state === 'completed') return await this.download(repo, job, status.download);
+        const started = await repo.start();
+        const status = await this.waitForCompletion(repo, started, schedule);
+        if (status.state === 'completed')
+          return await this.download(repo, started, status.download);
         if (restart >= this.options.maxRestarts) {
           throw transientError(
             `${repo.describe} ended ${status.state.toUpperCase()} ${restart + 1} time(s): ${status.reason}. The next sync will try again.`,
@@ -101,13 +120,12 @@ export class ExportEngine {
     job: J,
     schedule: PollSchedule,
   ): Promise<Exclude<JobStatus, { state: 'running' }>> {
-    const started = Date.now();
+    const elapsedMs = this.clock.timer();
     let interval = schedule.pollInitialMs;
     for (let polls = 1; ; polls++) {
       const status = await repo.poll(job);
       if (status.state !== 'running') return status;
-      // Waits are scaled in tests; measure elapsed time in the same unscaled units.
-      const elapsed = (Date.now() - started) / timeScale();
+      const elapsed = elapsedMs();
       if (elapsed + interval > this.options.timeoutMs) {
         throw transientError(
           `${repo.describe} was not ready after ${Math.round(elapsed / 60_000)} minute(s) (export_timeout_minutes). The next sync will pick it up again.`,
@@ -116,7 +134,7 @@ export class ExportEngine {
       this.logger.info(
         `${repo.describe}: ${status.detail ?? 'still processing'}; check ${polls}, next in ${Math.round(interval / 1000)} s.`,
       );
-      await sleep(interval);
+      await this.clock.sleep(interval);
       interval = polls === 1 ? schedule.pollIntervalMs : Math.round(interval * schedule.pollGrowth);
       interval = Math.min(schedule.pollMaxMs, interval);
     }
@@ -174,15 +192,13 @@ export class ExportEngine {
         headers: { 'Accept-Encoding': 'gzip' },
       });
       if (res.status !== 200) {
-        const body = await readSmall(res.data);
+        // A download's body is never quoted: whatever answers there is not the vendor's API.
+        res.data.destroy();
         if ([401, 403, 404, 410].includes(res.status)) {
-          return {
-            problem: `download URL answered HTTP ${res.status} (${snippet(body, 160)})`,
-            refresh: true,
-          };
+          return { problem: `download URL answered HTTP ${res.status}`, refresh: true };
         }
         throw systemError(
-          `${repo.describe}: download answered HTTP ${res.status}: ${snippet(body)}`,
+          `${repo.describe}: download answered HTTP ${res.status}.`,
           safeUrl(source.url),
         );
       }
@@ -227,33 +243,4 @@ export class ExportEngine {
       throw err;
     }
   }
-}
-
-/** The first bytes of a file, e.g. to sniff its compression. */
-export async function readHead(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readSmall(stream: Readable, max = 4096): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= max) break;
-    }
-  } catch {
-    // An error body that breaks off is still reported with what arrived.
-  } finally {
-    stream.destroy();
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, max);
 }

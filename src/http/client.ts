@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { ConnectorError, transientError } from '../airbyte/errors';
 import type { Logger } from '../airbyte/logger';
-import { sleep } from '../util/time';
+import type { Clock } from '../util/clock';
 import { safeUrl } from './urls';
 
 export interface RetryPolicy {
@@ -61,11 +61,13 @@ export class HttpClient {
   constructor(
     private readonly logger: Logger,
     private readonly options: {
+      /** Every retry wait sleeps on this clock. */
+      clock: Clock;
       credential?: Credential;
       timeoutMs?: number;
       retry?: Partial<RetryPolicy>;
       userAgent?: string;
-    } = {},
+    },
   ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.axios = axios.create({
@@ -139,7 +141,7 @@ export class HttpClient {
         `${req.what}: ${reason}; retry ${attempt} of ${this.retry.maxAttempts - 1} in ${(delay / 1000).toFixed(1)} s (${req.method} ${safeUrl(url)}).`,
       );
       waited += delay;
-      await sleep(delay);
+      await this.options.clock.sleep(delay);
     }
   }
 

@@ -1,31 +1,3 @@
-/**
- * Every wait of the connector (retry backoff, Retry-After, export polling) goes through `sleep`,
- * so that tests can run the real schedules faster: SOURCE_PDM_TIME_SCALE=0.01 makes a 2 s wait
- * take 20 ms. It only ever shortens waits (values above 1 are ignored).
- */
-export function timeScale(): number {
-  const raw = process.env.SOURCE_PDM_TIME_SCALE;
-  if (!raw) return 1;
-  const v = Number(raw);
-  return Number.isFinite(v) && v > 0 && v <= 1 ? v : 1;
-}
-
-export function scaled(ms: number): number {
-  return Math.max(0, Math.round(ms * timeScale()));
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  const wait = scaled(ms);
-  return new Promise((resolve) => {
-    if (wait === 0) return setImmediate(resolve);
-    const t = setTimeout(resolve, wait);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
 const DAY_MS = 86_400_000;
 
 /** A calendar day as `YYYY-MM-DD` (UTC). */

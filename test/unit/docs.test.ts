@@ -137,11 +137,10 @@ const MESSAGES = [
   'was not found in the source. Refresh the schema',
   'The saved state of stream',
   "Reset the stream's state or correct it",
-  'which is not a date written YYYY-MM-DD',
+  'a date written YYYY-MM-DD',
   // Composed per stream: `has "channels" that is not an object`, `… which is not an ISO 8601 time`.
   'an ISO 8601 time',
   '" that is not an object',
-  'channels failed:',
   'Unexpected error:',
   'During the sync, these streams did not sync successfully',
   // Apple
@@ -239,6 +238,7 @@ const MESSAGES = [
  * (e.g. `<what> failed: <reason> after N attempt(s) over S s.`).
  */
 const TEMPLATES: [RegExp, string][] = [
+  [/\$\{noun\}s failed: /, 'channels failed:'],
   [/^`The \$\{what\} file \$\{JSON\.stringify\(path\)\} \$\{why\}\.`$/, '`does not exist`'],
   [/^`\$\{req\.what\} failed: \$\{reason\} \$\{tried\}\.`$/, '`network error` … `attempt(s) over`'],
   [

@@ -7,8 +7,10 @@ import { MemoryLogger } from '../../src/airbyte/logger';
 import { HttpClient, retryAfterMs } from '../../src/http/client';
 import { RateLimiter } from '../../src/http/rate-limiter';
 import { safeUrl } from '../../src/http/urls';
+import { scaledClock } from '../../src/util/clock';
 
-process.env.SOURCE_PDM_TIME_SCALE = '0.01';
+/** Every wait of these tests takes a hundredth of its real length. */
+const FAST = scaledClock(0.01);
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -57,6 +59,7 @@ describe('HttpClient', () => {
   });
   const client = (retry = {}) =>
     new HttpClient(new MemoryLogger(), {
+      clock: FAST,
       credential: { origin: api.url, headers: { 'X-Secret-Token': 'sekret-123456' } },
       retry: { baseDelayMs: 100, ...retry },
     });
@@ -133,6 +136,7 @@ describe('HttpClient', () => {
   it('a vendor host rule (alsoFor) applies to https only', async () => {
     other.reset();
     const c = new HttpClient(new MemoryLogger(), {
+      clock: FAST,
       credential: {
         origin: api.url,
         headers: { 'X-Secret-Token': 'sekret-123456' },
@@ -179,7 +183,7 @@ describe('URL and Retry-After helpers', () => {
 
 describe('RateLimiter', () => {
   it('spaces calls at least the interval apart (in scaled time)', async () => {
-    const limiter = new RateLimiter(5000); // 50 ms at time scale 0.01
+    const limiter = new RateLimiter(5000, FAST); // 50 ms at time scale 0.01
     const at: number[] = [];
     for (let i = 0; i < 4; i++) {
       await limiter.wait();

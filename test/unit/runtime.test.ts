@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { advance, dayWindow, parseDayState } from '../../src/airbyte/day-cursor';
 import { runCli, type Source } from '../../src/airbyte/entrypoint';
 import { configError, ConnectorError } from '../../src/airbyte/errors';
 import { parseCatalogInput, parseStateInput } from '../../src/airbyte/inputs';
@@ -168,53 +167,6 @@ describe('state and catalog inputs', () => {
         .length,
       1,
     );
-  });
-});
-
-describe('day cursor', () => {
-  const logger = new MemoryLogger();
-  const base = {
-    stream: 's',
-    lookbackDays: 3,
-    oldestDay: '2026-10-26',
-    retention: '30 days',
-    lastDay: '2026-11-24',
-  };
-  it('starts at the latest of start_date, cursor - lookback and the oldest day', () => {
-    assert.deepEqual(dayWindow(base, logger), { from: '2026-10-26', to: '2026-11-24' });
-    assert.deepEqual(dayWindow({ ...base, startDate: '2026-11-01' }, logger), {
-      from: '2026-11-01',
-      to: '2026-11-24',
-    });
-    assert.deepEqual(
-      dayWindow({ ...base, startDate: '2026-11-01', cursor: '2026-11-20' }, logger),
-      { from: '2026-11-17', to: '2026-11-24' },
-    );
-    assert.deepEqual(
-      dayWindow({ ...base, startDate: '2026-11-19', cursor: '2026-11-20' }, logger),
-      { from: '2026-11-19', to: '2026-11-24' },
-    );
-    const future = dayWindow({ ...base, cursor: '2099-01-01' }, logger);
-    assert.ok(future.from > future.to);
-  });
-  it('clamps an old start_date with a warning that says so', () => {
-    const l = new MemoryLogger();
-    assert.equal(dayWindow({ ...base, startDate: '2025-01-01' }, l).from, '2026-10-26');
-    assert.match(
-      l.lines[0].message,
-      /start_date 2025-01-01 is older than the 30 days; reading from 2026-10-26/,
-    );
-  });
-  it('validates state and never moves back', () => {
-    assert.deepEqual(parseDayState({}, 's'), {});
-    assert.deepEqual(parseDayState({ date: '2026-11-01', other: 1 }, 's'), { date: '2026-11-01' });
-    assert.throws(
-      () => parseDayState({ date: '2026-02-30' }, 's'),
-      /"2026-02-30", which is not a date/,
-    );
-    assert.throws(() => parseDayState({ date: 7 }, 's'), /config|date/);
-    assert.equal(advance('2026-11-20', '2026-11-18'), '2026-11-20');
-    assert.equal(advance(undefined, '2026-11-18'), '2026-11-18');
   });
 });
 

@@ -1,32 +1,30 @@
-import type { JsonObject } from '../../airbyte/protocol';
-import { parseCount, parseDay } from '../../decode';
-import type { ApnsDataset } from './dataset-stream';
+import { as, field, RecordMapping } from '../../decode/records';
 
-const DATE = { field: 'date', header: 'Date (UTC)', required: true };
-const BROADCAST_COLUMNS = [
-  DATE,
-  { field: 'broadcasts_published', header: 'Broadcasts Published', required: true },
-  { field: 'broadcasts_delivered', header: 'Broadcasts Delivered', required: true },
-  { field: 'total_subscriptions', header: 'Total Subscriptions', required: true },
-];
-/** Apple writes -1 for a count held back by its privacy threshold: that is null, not a count. */
-const broadcastCount = (raw: string, column: string) =>
-  parseCount(raw, column, { minusOneIsNull: true });
+export type ApnsTokenField =
+  'delivery_metrics_token' | 'broadcast_app_token' | 'broadcast_channel_token';
 
-/** The broadcast datasets share their columns; only the application report has unique subscribers. */
-function broadcastRecord(row: Record<string, string>, base: JsonObject, unique: boolean) {
-  const day = parseDay(row.date, 'Date (UTC)');
-  const record: JsonObject = {
-    ...base,
-    date: day,
-    broadcasts_published: broadcastCount(row.broadcasts_published, 'Broadcasts Published'),
-    broadcasts_delivered: broadcastCount(row.broadcasts_delivered, 'Broadcasts Delivered'),
-    total_subscriptions: broadcastCount(row.total_subscriptions, 'Total Subscriptions'),
-  };
-  if (unique)
-    record.unique_subscribers = broadcastCount(row.unique_subscribers, 'Unique Subscribers');
-  return { day, record };
+/** What one APNs dataset says that differs from the others. */
+export interface ApnsDataset {
+  stream: string;
+  dataset: string;
+  tokenField: ApnsTokenField;
+  /** The channel dataset is exported once per channel, with state per channel. */
+  perChannel: boolean;
+  primaryKey: string[][];
+  /** Its CSV columns and record fields (after team_id, bundle_id and, per channel, channel_id). */
+  mapping: RecordMapping;
+  /** The fields that order a day's rows (Apple does not sort its file), beside the date. */
+  orderBy: string[];
 }
+
+const DATE = field('date', 'Date (UTC)', as.day, { required: true });
+/** Apple writes -1 for a count held back by its privacy threshold: that is null, not a count. */
+const BROADCAST = [
+  DATE,
+  field('broadcasts_published', 'Broadcasts Published', as.countOrMinusOne, { required: true }),
+  field('broadcasts_delivered', 'Broadcasts Delivered', as.countOrMinusOne, { required: true }),
+  field('total_subscriptions', 'Total Subscriptions', as.countOrMinusOne, { required: true }),
+];
 
 /** Delivery Metrics: counts per push type and status per day. */
 export const deliveryMetrics: ApnsDataset = {
@@ -35,26 +33,13 @@ export const deliveryMetrics: ApnsDataset = {
   tokenField: 'delivery_metrics_token',
   perChannel: false,
   primaryKey: [['bundle_id'], ['date'], ['push_type'], ['status']],
-  columns: [
-    { field: 'push_type', header: 'Push Type', required: true },
-    { field: 'status', header: 'Status', required: true },
+  mapping: new RecordMapping([
     DATE,
-    { field: 'count', header: 'Count', required: true },
-  ],
-  toRecord(row, base) {
-    const day = parseDay(row.date, 'Date (UTC)');
-    return {
-      day,
-      record: {
-        ...base,
-        date: day,
-        push_type: row.push_type,
-        status: row.status,
-        count: parseCount(row.count, 'Count'),
-      },
-    };
-  },
-  orderKey: (r) => `${r.push_type}\u0000${r.status}`,
+    field('push_type', 'Push Type', as.text, { required: true }),
+    field('status', 'Status', as.text, { required: true }),
+    field('count', 'Count', as.count, { required: true }),
+  ]),
+  orderBy: ['push_type', 'status'],
 };
 
 /** Broadcast Push Notification Application Metrics: one row per day for the whole app. */
@@ -64,12 +49,11 @@ export const broadcastApp: ApnsDataset = {
   tokenField: 'broadcast_app_token',
   perChannel: false,
   primaryKey: [['bundle_id'], ['date']],
-  columns: [
-    ...BROADCAST_COLUMNS,
-    { field: 'unique_subscribers', header: 'Unique Subscribers', required: true },
-  ],
-  toRecord: (row, base) => broadcastRecord(row, base, true),
-  orderKey: () => '',
+  mapping: new RecordMapping([
+    ...BROADCAST,
+    field('unique_subscribers', 'Unique Subscribers', as.countOrMinusOne, { required: true }),
+  ]),
+  orderBy: [],
 };
 
 /** Broadcast Push Notification Channel Metrics: one export per channel, one row per day. */
@@ -79,7 +63,8 @@ export const broadcastChannel: ApnsDataset = {
   tokenField: 'broadcast_channel_token',
   perChannel: true,
   primaryKey: [['bundle_id'], ['channel_id'], ['date']],
-  columns: BROADCAST_COLUMNS,
-  toRecord: (row, base) => broadcastRecord(row, base, false),
-  orderKey: () => '',
+  mapping: new RecordMapping(BROADCAST),
+  orderBy: [],
 };
+
+export const DATASETS = [deliveryMetrics, broadcastApp, broadcastChannel];

@@ -1,7 +1,11 @@
-import { configError, systemError } from '../../airbyte/errors';
-import { type HttpClient, snippet } from '../../http/client';
+import { systemError } from '../../airbyte/errors';
+import type { Logger } from '../../airbyte/logger';
+import type { ApnsConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import type { Day } from '../../util/time';
+import { HttpClient, snippet } from '../../http/client';
+import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
+import type { Clock } from '../../util/clock';
+import { addDays, type Day } from '../../util/time';
 
 export const TOKEN_HEADER = 'X-Apple-CloudKit-Management-Token';
 
@@ -21,6 +25,26 @@ export interface ApnsExportRequest {
 
 interface ApnsJob {
   statusUrl: string;
+}
+
+/** Apple's own hosts: a status URL Apple hands out may live on another of them. */
+const isAppleHost = (u: URL) => /(^|\.)(apple\.com|icloud\.com)$/.test(u.hostname);
+
+/** The client of one Data Export Token: it goes to the api_url origin and Apple's own hosts. */
+export function apnsClient(apns: ApnsConfig, token: string, logger: Logger, clock: Clock) {
+  return new HttpClient(logger, {
+    clock,
+    credential: {
+      origin: new URL(apns.api_url).origin,
+      headers: { [TOKEN_HEADER]: token },
+      alsoFor: isAppleHost,
+    },
+  });
+}
+
+/** The request's dates: Apple wants endDate after startDate, so a one-day window asks for two. */
+export function requestRange(from: Day, to: Day): { startDate: Day; endDate: Day } {
+  return { startDate: from === to ? addDays(from, -1) : from, endDate: to };
 }
 
 /** Apple's error bodies are undocumented; show what they say, briefly. */
@@ -86,12 +110,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       url: job.statusUrl,
       what: `${this.describe} status`,
     });
-    if (res.status !== 200) {
-      if (res.status === 401 || res.status === 404) throw this.tokenError(res.status, res.data);
-      throw systemError(
-        `${this.describe}: the status check answered HTTP ${res.status}: ${reasonOf(res.data)}`,
-      );
-    }
+    if (res.status !== 200) throw this.statusError(res.status, res.data);
     const status = res.data?.status;
     switch (status) {
       case 'PROCESSING':
@@ -118,30 +137,58 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
     }
   }
 
-  private tokenError(status: number, body: unknown): Error {
-    return configError(
-      `Apple rejected apns.${this.req.tokenField} for ${this.req.dataset} (HTTP ${status}: ${reasonOf(body)}). ` +
-        `Check that the Data Export Token was made for bundle ${this.req.bundleId} and this dataset, and has not expired.`,
-    );
+  private get errors(): {
+    request: ErrorRule[];
+    status: ErrorRule[];
+    fallback: (a: VendorAnswer) => string;
+  } {
+    const r = this.req;
+    const token: Omit<ErrorRule, 'status'> = {
+      failure: 'config_error',
+      message: (a) =>
+        `Apple rejected apns.${r.tokenField} for ${r.dataset} (HTTP ${a.status}: ${a.reason}). ` +
+        `Check that the Data Export Token was made for bundle ${r.bundleId} and this dataset, and has not expired.`,
+    };
+    return {
+      request: [
+        { status: [401, 403], ...token },
+        {
+          status: 404,
+          when: () => r.channelId !== undefined,
+          failure: 'config_error',
+          message: (a) =>
+            `Apple does not know broadcast channel ${r.channelId} (${r.channelField ?? 'apns.channel_ids'}) of bundle ${r.bundleId} (HTTP 404: ${a.reason}). Remove it from apns.channel_ids or correct it.`,
+        },
+        {
+          status: 404,
+          failure: 'config_error',
+          message: (a) =>
+            `Apple answered HTTP 404 for team ${r.teamId} and bundle ${r.bundleId} (${a.reason}). Check apns.team_id and apns.bundle_id.`,
+        },
+        {
+          status: 400,
+          failure: 'system_error',
+          message: (a) =>
+            `${this.describe}: Apple refused the request as badly formed (HTTP 400: ${a.reason}).`,
+        },
+      ],
+      // Apple's two pages disagree: 401 or 404 both mean a bad token on the status URL.
+      status: [{ status: [401, 404], ...token }],
+      fallback: (a) => `${this.describe}: Apple answered HTTP ${a.status}: ${a.reason}`,
+    };
   }
 
   requestError(status: number, body: unknown): Error {
-    if (status === 401 || status === 403) return this.tokenError(status, body);
-    if (status === 404 && this.req.channelId !== undefined) {
-      return configError(
-        `Apple does not know broadcast channel ${this.req.channelId} (${this.req.channelField ?? 'apns.channel_ids'}) of bundle ${this.req.bundleId} (HTTP 404: ${reasonOf(body)}). Remove it from apns.channel_ids or correct it.`,
-      );
-    }
-    if (status === 404) {
-      return configError(
-        `Apple answered HTTP 404 for team ${this.req.teamId} and bundle ${this.req.bundleId} (${reasonOf(body)}). Check apns.team_id and apns.bundle_id.`,
-      );
-    }
-    if (status === 400) {
-      return systemError(
-        `${this.describe}: Apple refused the request as badly formed (HTTP 400: ${reasonOf(body)}).`,
-      );
-    }
-    return systemError(`${this.describe}: Apple answered HTTP ${status}: ${reasonOf(body)}`);
+    const t = this.errors;
+    return errorFor(t.request, { status, body, reason: reasonOf(body) }, t.fallback);
+  }
+
+  private statusError(status: number, body: unknown): Error {
+    const t = this.errors;
+    return errorFor(
+      t.status,
+      { status, body, reason: reasonOf(body) },
+      (a) => `${this.describe}: the status check answered HTTP ${a.status}: ${a.reason}`,
+    );
   }
 }

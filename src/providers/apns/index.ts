@@ -2,52 +2,52 @@ import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
 import type { ApnsConfig, Config } from '../../config';
-import { addDays, todayUtc } from '../../util/time';
-import {
-  ApnsDatasetStream,
-  apnsHttpClient,
-  type ApnsTokenField,
-  requestRange,
-} from './dataset-stream';
-import { broadcastApp, broadcastChannel, deliveryMetrics } from './datasets';
-import { ApnsExportRepository } from './export';
+import type { Clock } from '../../util/clock';
+import type { Provider } from '../provider';
+import { addDays, dayOf } from '../../util/time';
+import { type ApnsTokenField, broadcastApp, DATASETS, deliveryMetrics } from './datasets';
+import { apnsClient, ApnsExportRepository, requestRange } from './export';
+import { apnsStream } from './stream';
 
 /** The APNs streams this config enables; the others go into `unavailable` with the reason. */
-export function apnsStreams(config: Config, unavailable: Map<string, string>): Stream[] {
+export function apnsStreams(
+  config: Config,
+  unavailable: Map<string, string>,
+  clock: Clock,
+): Stream[] {
   const apns = config.apns;
   const streams: Stream[] = [];
-  for (const def of [deliveryMetrics, broadcastApp, broadcastChannel]) {
+  for (const def of DATASETS) {
     if (!apns?.[def.tokenField]) {
       unavailable.set(def.stream, `the configuration has no apns.${def.tokenField}`);
     } else if (def.perChannel && !apns.channel_ids?.length) {
       unavailable.set(def.stream, 'the configuration lists no apns.channel_ids');
     } else {
-      streams.push(new ApnsDatasetStream(def, config, apns));
+      streams.push(apnsStream(def, config, apns, clock));
     }
   }
   return streams;
 }
 
-const DATASETS: { field: ApnsTokenField; dataset: string }[] = [deliveryMetrics, broadcastApp].map(
-  (d) => ({
-    field: d.tokenField,
-    dataset: d.dataset,
-  }),
-);
-
 /**
  * Proves each configured token with the cheapest real call Apple has: an export request for the
  * last two days (a repeat within 24 h returns the same job, so checks do not pile up work).
  */
-export async function checkApns(apns: ApnsConfig, logger: Logger): Promise<string | undefined> {
-  const today = todayUtc();
-  const range = requestRange(addDays(today, -1), addDays(today, -1));
+export async function checkApns(
+  apns: ApnsConfig,
+  logger: Logger,
+  clock: Clock,
+): Promise<string | undefined> {
+  const yesterday = addDays(dayOf(new Date(clock.now())), -1);
+  const range = requestRange(yesterday, yesterday);
   const calls: {
     field: ApnsTokenField;
     dataset: string;
     channelId?: string;
     channelField?: string;
-  }[] = DATASETS.filter((d) => apns[d.field]);
+  }[] = [deliveryMetrics, broadcastApp]
+    .filter((d) => apns[d.tokenField])
+    .map((d) => ({ field: d.tokenField, dataset: d.dataset }));
   if (apns.broadcast_channel_token && !apns.channel_ids?.length) {
     // Apple's channel export needs a channel id, so the token cannot be proved without one.
     logger.warn(
@@ -65,17 +65,19 @@ export async function checkApns(apns: ApnsConfig, logger: Logger): Promise<strin
     );
   }
   for (const call of calls) {
-    const http = apnsHttpClient(apns, apns[call.field] as string, logger);
-    const repo = new ApnsExportRepository(http, {
-      apiUrl: apns.api_url,
-      teamId: apns.team_id,
-      bundleId: apns.bundle_id,
-      dataset: call.dataset,
-      tokenField: call.field,
-      channelId: call.channelId,
-      channelField: call.channelField,
-      ...range,
-    });
+    const repo = new ApnsExportRepository(
+      apnsClient(apns, apns[call.field] as string, logger, clock),
+      {
+        apiUrl: apns.api_url,
+        teamId: apns.team_id,
+        bundleId: apns.bundle_id,
+        dataset: call.dataset,
+        tokenField: call.field,
+        channelId: call.channelId,
+        channelField: call.channelField,
+        ...range,
+      },
+    );
     try {
       await repo.start();
     } catch (err) {
@@ -85,3 +87,9 @@ export async function checkApns(apns: ApnsConfig, logger: Logger): Promise<strin
   }
   return undefined;
 }
+
+export const apnsProvider: Provider = {
+  key: 'apns',
+  streams: (config, unavailable, env) => apnsStreams(config, unavailable, env.clock),
+  check: (config, logger, env) => checkApns(config.apns!, logger, env.clock),
+};

@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream';
-import { configError, systemError } from '../../airbyte/errors';
+import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { HttpClient, snippet } from '../../http/client';
+import { type ErrorRule, errorFor } from '../../http/error-table';
 import { RateLimiter } from '../../http/rate-limiter';
+import type { Clock } from '../../util/clock';
 
 /** The fields of a OneSignal message (View messages) that the connector uses. */
 export interface OneSignalMessage {
@@ -37,17 +39,41 @@ function errorsOf(body: unknown): string {
   return snippet(body, 200);
 }
 
+/** OneSignal's answers that are not a success, for every call of an app. */
+function errorTable(i: number): ErrorRule[] {
+  return [
+    {
+      status: [401, 403],
+      failure: 'config_error',
+      message: (a) =>
+        `OneSignal rejected onesignal.apps[${i}].api_key for onesignal.apps[${i}].app_id (HTTP ${a.status}: ${a.reason}). Use the app's App API key from Settings > Keys & IDs.`,
+    },
+    {
+      status: 400,
+      when: (a) => /app_id/i.test(a.reason),
+      failure: 'config_error',
+      message: (a) =>
+        `OneSignal does not know onesignal.apps[${i}].app_id (HTTP 400: ${a.reason}).`,
+    },
+  ];
+}
+
 /** The REST calls of one OneSignal app: its key goes only to the API origin. */
 export class OneSignalAppClient {
   readonly http: HttpClient;
-  private readonly limiter = new RateLimiter(VIEW_INTERVAL_MS);
+  private readonly limiter: RateLimiter;
+  private readonly errors: ErrorRule[];
 
   constructor(
     readonly app: OneSignalApp,
     private readonly apiUrl: string,
     logger: Logger,
+    readonly clock: Clock,
   ) {
+    this.limiter = new RateLimiter(VIEW_INTERVAL_MS, clock);
+    this.errors = errorTable(app.index);
     this.http = new HttpClient(logger, {
+      clock,
       credential: {
         origin: new URL(apiUrl).origin,
         headers: { Authorization: `Key ${app.apiKey}` },
@@ -60,18 +86,11 @@ export class OneSignalAppClient {
   }
 
   private rejected(status: number, body: unknown): Error {
-    const i = this.app.index;
-    if (status === 401 || status === 403) {
-      return configError(
-        `OneSignal rejected onesignal.apps[${i}].api_key for onesignal.apps[${i}].app_id (HTTP ${status}: ${errorsOf(body)}). Use the app's App API key from Settings > Keys & IDs.`,
-      );
-    }
-    if (status === 400 && /app_id/i.test(errorsOf(body))) {
-      return configError(
-        `OneSignal does not know onesignal.apps[${i}].app_id (HTTP 400: ${errorsOf(body)}).`,
-      );
-    }
-    return systemError(`${this.label}: OneSignal answered HTTP ${status}: ${errorsOf(body)}`);
+    return errorFor(
+      this.errors,
+      { status, body, reason: errorsOf(body) },
+      (a) => `${this.label}: OneSignal answered HTTP ${a.status}: ${a.reason}`,
+    );
   }
 
   /** One page of messages sent strictly after `timeOffset` (ISO time or a next_time_offset token). */
@@ -123,11 +142,15 @@ export class OneSignalAppClient {
 
   /** check: the cheapest call that proves both the app id and its key. */
   async probe(): Promise<void> {
-    await this.messagesPage(new Date().toISOString(), 1);
+    await this.messagesPage(new Date(this.clock.now()).toISOString(), 1);
   }
 
-  exportRepository(message: OneSignalMessage): OneSignalExport {
-    return new OneSignalExport(this, message);
+  /** `onReady` hears how long the file took to generate, as soon as it is served. */
+  exportRepository(
+    message: OneSignalMessage,
+    onReady?: (generationMs: number) => void,
+  ): OneSignalExport {
+    return new OneSignalExport(this, message, onReady);
   }
 
   async requestExport(messageId: string): Promise<string> {
@@ -152,20 +175,21 @@ export class OneSignalAppClient {
  */
 export class OneSignalExport implements ExportRepository<{ url: string }> {
   readonly describe: string;
-  /** When the export was requested and when its file was first served: its generation time. */
-  requestedAt = 0;
-  readyAt = 0;
+  /** How long OneSignal took to generate the file, from the request to its first 200. */
+  generationMs = 0;
+  private sinceRequest: () => number = () => 0;
 
   constructor(
     private readonly client: OneSignalAppClient,
     private readonly message: OneSignalMessage,
+    private readonly onReady?: (generationMs: number) => void,
   ) {
     this.describe = `${client.label} export of message ${message.id}`;
   }
 
   async start(): Promise<{ url: string }> {
     const url = await this.client.requestExport(this.message.id);
-    this.requestedAt = Date.now();
+    this.sinceRequest = this.client.clock.timer();
     return { url };
   }
 
@@ -177,7 +201,10 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
       responseType: 'stream',
       credentials: false,
     });
-    if (res.status === 200 && !this.readyAt) this.readyAt = Date.now();
+    if (res.status === 200 && !this.generationMs) {
+      this.generationMs = this.sinceRequest();
+      this.onReady?.(this.generationMs);
+    }
     if (res.status === 200)
       return {
         state: 'completed',

@@ -2,21 +2,29 @@ import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
 import type { Config, OneSignalConfig } from '../../config';
+import type { Clock } from '../../util/clock';
+import type { Provider } from '../provider';
 import { OneSignalAppClient } from './api';
-import { OneSignalMessageEventsStream, STREAM } from './message-events';
+import { messageEventsStream, STREAM } from './message-events';
 
-export function onesignalStreams(config: Config, unavailable: Map<string, string>): Stream[] {
+export function onesignalStreams(
+  config: Config,
+  unavailable: Map<string, string>,
+  clock: Clock,
+  opts: { runAhead: number },
+): Stream[] {
   if (!config.onesignal) {
     unavailable.set(STREAM, 'the configuration has no onesignal block');
     return [];
   }
-  return [new OneSignalMessageEventsStream(config, config.onesignal)];
+  return [messageEventsStream(config, config.onesignal, clock, opts)];
 }
 
 /** Proves each app's id and key with one small View messages call. */
 export async function checkOneSignal(
   onesignal: OneSignalConfig,
   logger: Logger,
+  clock: Clock,
 ): Promise<string | undefined> {
   for (const [index, app] of onesignal.apps.entries()) {
     try {
@@ -24,6 +32,7 @@ export async function checkOneSignal(
         { appId: app.app_id, apiKey: app.api_key, index },
         onesignal.api_url,
         logger,
+        clock,
       ).probe();
     } catch (err) {
       if (err instanceof ConnectorError) return err.message;
@@ -32,3 +41,10 @@ export async function checkOneSignal(
   }
   return undefined;
 }
+
+export const onesignalProvider: Provider = {
+  key: 'onesignal',
+  streams: (config, unavailable, env) =>
+    onesignalStreams(config, unavailable, env.clock, { runAhead: env.exportRunAhead }),
+  check: (config, logger, env) => checkOneSignal(config.onesignal!, logger, env.clock),
+};

@@ -4,6 +4,7 @@ import type { JsonObject } from '../../airbyte/protocol';
 import type { PushwooshConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { HttpClient, snippet } from '../../http/client';
+import type { Clock } from '../../util/clock';
 import type { Day } from '../../util/time';
 
 /**
@@ -38,8 +39,10 @@ export class PushwooshApi {
   constructor(
     private readonly cfg: PushwooshConfig,
     private readonly logger: Logger,
+    clock: Clock,
   ) {
     this.http = new HttpClient(logger, {
+      clock,
       credential: {
         origin: new URL(cfg.api_url).origin,
         headers: { Authorization: `Token ${cfg.api_token}` },

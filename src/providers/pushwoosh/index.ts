@@ -2,34 +2,46 @@ import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
 import type { Config, PushwooshConfig } from '../../config';
-import { addDays, todayUtc } from '../../util/time';
+import type { Clock } from '../../util/clock';
+import type { Provider } from '../provider';
+import { addDays, dayOf } from '../../util/time';
 import { PushwooshApi } from './api';
-import { PushwooshTrackingStream, STREAM } from './tracking';
+import { STREAM, trackingStream } from './tracking';
 
-export function pushwooshStreams(config: Config, unavailable: Map<string, string>): Stream[] {
+export function pushwooshStreams(
+  config: Config,
+  unavailable: Map<string, string>,
+  clock: Clock,
+  opts: { runAhead: number },
+): Stream[] {
   if (!config.pushwoosh) {
     unavailable.set(STREAM, 'the configuration has no pushwoosh block');
     return [];
   }
-  return [new PushwooshTrackingStream(config, config.pushwoosh)];
+  return [trackingStream(config, config.pushwoosh, clock, opts)];
 }
 
 /** Proves the token and application code with the configured API's smallest call. */
 export async function checkPushwoosh(
   pushwoosh: PushwooshConfig,
   logger: Logger,
+  clock: Clock,
 ): Promise<string | undefined> {
-  const api = new PushwooshApi(pushwoosh, logger);
+  const api = new PushwooshApi(pushwoosh, logger, clock);
+  const day = addDays(dayOf(new Date(clock.now())), -1);
   try {
-    if (pushwoosh.log_api === 'tracking_log') {
-      await api.requestTrackingLog(addDays(todayUtc(), -1));
-    } else {
-      const day = addDays(todayUtc(), -1);
-      await api.messageLogPage(`${day} 00:00:00`, `${day} 00:01:00`, 1);
-    }
+    if (pushwoosh.log_api === 'tracking_log') await api.requestTrackingLog(day);
+    else await api.messageLogPage(`${day} 00:00:00`, `${day} 00:01:00`, 1);
   } catch (err) {
     if (err instanceof ConnectorError) return err.message;
     throw err;
   }
   return undefined;
 }
+
+export const pushwooshProvider: Provider = {
+  key: 'pushwoosh',
+  streams: (config, unavailable, env) =>
+    pushwooshStreams(config, unavailable, env.clock, { runAhead: env.exportRunAhead }),
+  check: (config, logger, env) => checkPushwoosh(config.pushwoosh!, logger, env.clock),
+};

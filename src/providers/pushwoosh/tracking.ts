@@ -1,21 +1,16 @@
-import { createReadStream } from 'node:fs';
-import { advance, dayWindow, parseDayState } from '../../airbyte/day-cursor';
 import { systemError } from '../../airbyte/errors';
-import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
 import type { Config, PushwooshConfig } from '../../config';
-import {
-  type CsvColumn,
-  csvRows,
-  decompress,
-  parseTimestamp,
-  sniffCompression,
-} from '../../decode';
-import { ExportEngine, readHead } from '../../exports/engine';
+import { fileRows } from '../../decode/chain';
+import { parseTimestamp } from '../../decode';
+import { as, field, type FieldMap, RecordMapping } from '../../decode/records';
+import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { HttpClient } from '../../http/client';
-import { readJsonResource } from '../../resources';
-import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
+import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import { DAY_CURSOR } from '../../sync/state';
+import { DayWindows } from '../../sync/window';
+import type { Clock } from '../../util/clock';
+import { addDays, type Day, daysBetween, dayOf } from '../../util/time';
 import { type MessageLogRow, PushwooshApi } from './api';
 
 export const STREAM = 'pushwoosh_tracking';
@@ -24,17 +19,6 @@ const TRACKING_DAYS = 14;
 const MESSAGE_LOG_DAYS = 30;
 const PAGE_LIMIT = 10_000;
 const MAX_DECOMPRESSED_BYTES = 20 * 1024 ** 3;
-
-const COLUMNS: CsvColumn[] = [
-  { field: 'timestamp', header: 'timestamp', required: true },
-  { field: 'tracking_code', header: 'tracking_code' },
-  { field: 'target_id', header: 'target_id' },
-  { field: 'hwid', header: 'hwid' },
-  { field: 'status', header: 'status', required: true },
-  { field: 'description', header: 'description' },
-  { field: 'app_code', header: 'appCode' },
-  { field: 'payload', header: 'payload' },
-];
 
 const orNull = (v: unknown): string | null =>
   v === undefined || v === null || v === '' ? null : String(v);
@@ -65,181 +49,170 @@ export function parsePayload(raw: string | undefined): {
   }
 }
 
+/** The tracking log's `;` CSV; `onBadPayload` counts payloads kept as text. */
+export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordMapping {
+  const payload: FieldMap = {
+    header: 'payload',
+    fields: ['payload', 'payload_raw'],
+    fragment(raw) {
+      const p = parsePayload(raw);
+      if (p.bad) onBadPayload();
+      return `"payload":${JSON.stringify(p.payload)},"payload_raw":${JSON.stringify(p.payload_raw)}`;
+    },
+  };
+  return new RecordMapping([
+    field('timestamp', 'timestamp', requiredTimestamp, { required: true }),
+    field('tracking_code', 'tracking_code', as.textOrNull),
+    field('target_id', 'target_id', as.textOrNull),
+    field('hwid', 'hwid', as.textOrNull),
+    field('status', 'status', as.text, { required: true }),
+    field('description', 'description', as.textOrNull),
+    field('app_code', 'appCode', as.textOrNull),
+    payload,
+  ]);
+}
+
+/** A timestamp is part of the primary key: a row without one is an error, not a null. */
+function requiredTimestamp(raw: string | undefined, column: string): string {
+  const t = parseTimestamp(raw ?? '', column);
+  if (t === null)
+    throw systemError(`Pushwoosh tracking log: a row has no timestamp (column ${column}).`);
+  return `"${t}"`;
+}
+
+interface DayUnit extends UnitOfWork {
+  day: Day;
+}
+
 /**
  * Pushwoosh's per-device push log, day by day, from getMessageLog (the supported API) or the
  * legacy getTrackingLog + getResults ZIP export. A checkpoint follows each complete day.
  */
-export class PushwooshTrackingStream implements Stream {
-  readonly name = STREAM;
-  readonly primaryKey = [
-    ['application_code'],
-    ['tracking_code'],
-    ['hwid'],
-    ['status'],
-    ['timestamp'],
-  ];
-  readonly cursorField = ['timestamp'];
+export function trackingStream(
+  config: Config,
+  pushwoosh: PushwooshConfig,
+  clock: Clock,
+  opts: { runAhead: number },
+) {
+  const mode = pushwoosh.log_api;
+  const keep = mode === 'tracking_log' ? TRACKING_DAYS : MESSAGE_LOG_DAYS;
+  const windows = new DayWindows(
+    { startDate: config.start_date, lookbackDays: config.lookback_days },
+    {
+      // The tracking log takes today-13..today; getMessageLog's dates reach 30 days back.
+      oldest: (today) => addDays(today, -(keep - 1)),
+      retention: `${keep} days Pushwoosh's ${mode === 'tracking_log' ? 'tracking log' : 'message log'} covers`,
+    },
+  );
+  let api: PushwooshApi | undefined;
+  let badPayloads = 0;
+  const mapping = trackingLogMapping(() => badPayloads++);
+  const lead = { application_code: pushwoosh.application_code };
 
-  constructor(
-    private readonly config: Config,
-    private readonly pushwoosh: PushwooshConfig,
-  ) {}
+  return new ExportStream<DayUnit, SpooledFile | undefined>({
+    name: STREAM,
+    primaryKey: [['application_code'], ['tracking_code'], ['hwid'], ['status'], ['timestamp']],
+    cursorField: 'timestamp',
+    state: { field: 'date', kind: DAY_CURSOR },
+    ahead: opts.runAhead,
+    isolatePartitions: false,
 
-  schema(): JsonObject {
-    return readJsonResource<JsonObject>('schemas', `${STREAM}.json`);
-  }
-
-  parseState(raw: unknown): JsonObject {
-    return parseDayState(raw, STREAM);
-  }
-
-  async *read(ctx: ReadContext): AsyncGenerator<StreamItem> {
-    const mode = this.pushwoosh.log_api;
-    const keep = mode === 'tracking_log' ? TRACKING_DAYS : MESSAGE_LOG_DAYS;
-    const cursor = ctx.state?.date as Day | undefined;
-    const today = todayUtc();
-    const window = dayWindow(
-      {
-        stream: STREAM,
-        startDate: this.config.start_date,
-        cursor,
-        lookbackDays: this.config.lookback_days,
-        // The tracking log takes today-13..today; getMessageLog's dates reach 30 days back.
-        oldestDay: addDays(today, -(keep - 1)),
-        retention: `${keep} days Pushwoosh's ${mode === 'tracking_log' ? 'tracking log' : 'message log'} covers`,
-        lastDay: addDays(today, -1),
-      },
-      ctx.logger,
-    );
-    if (window.from > window.to) {
-      ctx.logger.info(
-        `${STREAM}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
-      );
-      return;
-    }
-    ctx.logger.info(
-      `${STREAM}: reading ${window.from}..${window.to} from Pushwoosh's ${mode === 'tracking_log' ? 'getTrackingLog' : 'getMessageLog'}.`,
-    );
-    const api = new PushwooshApi(this.pushwoosh, ctx.logger);
-    const bad = { payloads: 0 };
-    for (const day of daysBetween(window.from, window.to)) {
-      if (mode === 'tracking_log') yield* this.trackingLogDay(api, day, ctx.logger, bad);
-      else yield* this.messageLogDay(api, day);
-      yield { kind: 'checkpoint', state: { date: advance(cursor, day) } };
-    }
-    if (bad.payloads) {
-      ctx.logger.warn(
-        `${STREAM}: ${bad.payloads} payload(s) were not valid JSON; they are kept as text in payload_raw (payload is null).`,
-      );
-    }
-  }
-
-  private async *messageLogDay(api: PushwooshApi, day: Day): AsyncGenerator<StreamItem> {
-    const from = `${day} 00:00:00`;
-    const to = `${addDays(day, 1)} 00:00:00`;
-    let token: string | undefined;
-    do {
-      const page = await api.messageLogPage(from, to, PAGE_LIMIT, token);
-      for (const row of page.rows) yield { kind: 'record', data: this.messageLogRecord(row) };
-      token = page.next;
-    } while (token);
-  }
-
-  private messageLogRecord(row: MessageLogRow): JsonObject {
-    const ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
-    if (ts === null)
-      throw systemError(
-        `Pushwoosh getMessageLog gave a row without a timestamp: ${JSON.stringify(row).slice(0, 200)}`,
-      );
-    const action = orNull(row.action);
-    if (action === null)
-      throw systemError(
-        `Pushwoosh getMessageLog gave a row without an action: ${JSON.stringify(row).slice(0, 200)}`,
-      );
-    const id = row.message_id;
-    return {
-      application_code: this.pushwoosh.application_code,
-      timestamp: ts,
-      tracking_code: null,
-      target_id: null,
-      hwid: orNull(row.hwid),
-      status: action,
-      description: null,
-      app_code: orNull(row.application_code),
-      payload: null,
-      payload_raw: null,
-      message_id:
-        typeof id === 'number' && Number.isInteger(id)
-          ? id
-          : typeof id === 'string' && /^\d+$/.test(id)
-            ? Number(id)
-            : null,
-      message_code: orNull(row.message_code),
-      campaign_code: orNull(row.campaign_code),
-      user_id: orNull(row.user_id),
-      platform: orNull(row.platform),
-    };
-  }
-
-  private async *trackingLogDay(
-    api: PushwooshApi,
-    day: Day,
-    logger: Logger,
-    bad: { payloads: number },
-  ): AsyncGenerator<StreamItem> {
-    const engine = new ExportEngine(new HttpClient(logger), logger, {
-      // getResults is polled; a public client waits 30 s between calls.
-      pollInitialMs: 5000,
-      pollIntervalMs: 10_000,
-      pollMaxMs: this.config.export_poll_max_interval_seconds * 1000,
-      timeoutMs: this.config.export_timeout_minutes * 60_000,
-    });
-    const repo = api.trackingLog(day);
-    // The export engine polls getResults through this repository, with the API client.
-    const file = await engine.run(repo);
-    try {
-      const head = await readHead(file.path, 4);
-      const compression = sniffCompression(head);
-      const bytes = decompress(createReadStream(file.path), {
-        compression,
-        maxBytes: MAX_DECOMPRESSED_BYTES,
-        source: repo.describe,
-      });
-      const rows = csvRows(bytes, {
-        columns: COLUMNS,
-        delimiter: ';',
-        source: repo.describe,
-        onUnknownColumn: (h) =>
-          logger.warn(
-            `${STREAM}: the tracking log has a column ${JSON.stringify(h)} that this connector does not know; it is not synced.`,
-          ),
-      });
-      for await (const batch of rows) {
-        for (const r of batch) {
-          const p = parsePayload(r[7]);
-          if (p.bad) bad.payloads++;
-          const ts = parseTimestamp(r[0] as string, 'timestamp');
-          if (ts === null) throw systemError(`${repo.describe}: a row has no timestamp.`);
-          yield {
-            kind: 'record',
-            data: {
-              application_code: this.pushwoosh.application_code,
-              timestamp: ts,
-              tracking_code: orNull(r[1]),
-              target_id: orNull(r[2]),
-              hwid: orNull(r[3]),
-              status: r[4] as string,
-              description: orNull(r[5]),
-              app_code: orNull(r[6]),
-              payload: p.payload,
-              payload_raw: p.payload_raw,
-              ...MESSAGE_LOG_ONLY,
-            },
-          };
-        }
+    async plan(ctx) {
+      api = new PushwooshApi(pushwoosh, ctx.logger, clock);
+      const cursor = ctx.cursors.cursor();
+      const window = windows.of(STREAM, cursor, dayOf(new Date(clock.now())), ctx.logger);
+      if (window.from > window.to) {
+        ctx.logger.info(
+          `${STREAM}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
+        );
+        return [];
       }
-    } finally {
-      await file.dispose();
-    }
-  }
+      ctx.logger.info(
+        `${STREAM}: reading ${window.from}..${window.to} from Pushwoosh's ${mode === 'tracking_log' ? 'getTrackingLog' : 'getMessageLog'}.`,
+      );
+      return daysBetween(window.from, window.to).map((day) => ({ day }));
+    },
+
+    // getMessageLog is paged JSON, read in `read`; the tracking log is an export per day.
+    async fetch({ day }, ctx) {
+      if (mode !== 'tracking_log') return undefined;
+      const engine = ExportEngine.fromConfig(
+        config,
+        { http: new HttpClient(ctx.logger, { clock }), logger: ctx.logger, clock },
+        // getResults is polled; a public client waits 30 s between calls.
+        { pollInitialMs: 5000, pollIntervalMs: 10_000 },
+      );
+      return engine.run(api!.trackingLog(day));
+    },
+
+    dispose: async (file) => file?.dispose(),
+
+    async *read({ day }, file, ctx) {
+      if (file) {
+        const toJson = mapping.serializer(lead, MESSAGE_LOG_ONLY);
+        const rows = fileRows(file, {
+          columns: mapping.columns,
+          delimiter: ';',
+          source: `Pushwoosh tracking log of ${day}`,
+          maxBytes: MAX_DECOMPRESSED_BYTES,
+          onUnknownColumn: ctx.unknownColumn,
+        });
+        for await (const batch of rows) yield { records: batch.map(toJson) };
+      } else {
+        const from = `${day} 00:00:00`;
+        const to = `${addDays(day, 1)} 00:00:00`;
+        let token: string | undefined;
+        do {
+          const page = await api!.messageLogPage(from, to, PAGE_LIMIT, token);
+          yield { records: page.rows.map((r) => JSON.stringify(messageLogRecord(r, lead))) };
+          token = page.next;
+        } while (token);
+      }
+      yield { advance: day };
+    },
+
+    finish(ctx) {
+      if (badPayloads) {
+        ctx.logger.warn(
+          `${STREAM}: ${badPayloads} payload(s) were not valid JSON; they are kept as text in payload_raw (payload is null).`,
+        );
+      }
+    },
+  });
+}
+
+function messageLogRecord(row: MessageLogRow, lead: JsonObject): JsonObject {
+  const ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
+  if (ts === null)
+    throw systemError(
+      `Pushwoosh getMessageLog gave a row without a timestamp: ${JSON.stringify(row).slice(0, 200)}`,
+    );
+  const action = orNull(row.action);
+  if (action === null)
+    throw systemError(
+      `Pushwoosh getMessageLog gave a row without an action: ${JSON.stringify(row).slice(0, 200)}`,
+    );
+  const id = row.message_id;
+  return {
+    ...lead,
+    timestamp: ts,
+    tracking_code: null,
+    target_id: null,
+    hwid: orNull(row.hwid),
+    status: action,
+    description: null,
+    app_code: orNull(row.application_code),
+    payload: null,
+    payload_raw: null,
+    message_id:
+      typeof id === 'number' && Number.isInteger(id)
+        ? id
+        : typeof id === 'string' && /^\d+$/.test(id)
+          ? Number(id)
+          : null,
+    message_code: orNull(row.message_code),
+    campaign_code: orNull(row.campaign_code),
+    user_id: orNull(row.user_id),
+    platform: orNull(row.platform),
+  };
 }

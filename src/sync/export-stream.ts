@@ -1,0 +1,148 @@
+import { asConnectorError, ConnectorError } from '../airbyte/errors';
+import type { JsonObject } from '../airbyte/protocol';
+import type { ReadContext, Stream, StreamItem } from '../airbyte/stream';
+import { runAhead } from '../exports/run-ahead';
+import { readJsonResource } from '../resources';
+import { parseState, type StateLayout, StreamState } from './state';
+
+/** One unit of a sync's work (an export, a day of pages), in one state partition. */
+export interface UnitOfWork {
+  /** The state partition it advances; undefined for a stream with one cursor. */
+  partition?: string;
+  /** Words for logs and errors: "channel c2", "OneSignal app onesignal.apps[1]". */
+  partitionLabel?: string;
+}
+
+/** What reading a unit yields: records (as JSON text), and cursor positions now complete. */
+export type UnitItem = { records: string[] } | { advance: string };
+
+/** What a unit's read and plan may use: the read's context, the cursors, and the stream's log rules. */
+export interface SyncContext extends ReadContext {
+  cursors: StreamState;
+  /** Reports a CSV column this connector does not know: logged once per sync and stream. */
+  unknownColumn(header: string): void;
+}
+
+/**
+ * What a stream says about itself; the template does the rest. `fetch` gets a unit's data
+ * (usually an export, spooled to disk) and may run ahead of the unit being read; `read` turns it
+ * into records and cursor advances.
+ */
+export interface ExportStreamDefinition<U extends UnitOfWork, F> {
+  name: string;
+  primaryKey: string[][];
+  /** The record field the cursor follows (the state may keep it coarser, e.g. by day). */
+  cursorField: string;
+  state: StateLayout;
+  /** Units fetched ahead of the one being read (Infinity: all at once). */
+  ahead: number;
+  /**
+   * true: a failing unit fails only its partition (its later units are skipped, so its cursor
+   * cannot jump a gap); the other partitions still sync and the stream fails at the end.
+   */
+  isolatePartitions: boolean;
+  /** This sync's units, in emit order. */
+  plan(ctx: SyncContext): Promise<U[]>;
+  fetch(unit: U, ctx: SyncContext): Promise<F>;
+  /** Frees what `fetch` made (a spooled file); called exactly once for every fetched unit. */
+  dispose?(fetched: F): Promise<void>;
+  read(unit: U, fetched: F, ctx: SyncContext): AsyncIterable<UnitItem>;
+  /** After the last unit, e.g. to log a summary of the sync. */
+  finish?(ctx: SyncContext): void;
+}
+
+/**
+ * The one stream template of the connector. It owns the state (validated, advanced, never moved
+ * back), the run-ahead over the units, the disposal of what was fetched, checkpoints after every
+ * advance and every unit, partition isolation, and the once-per-sync log rules.
+ */
+export class ExportStream<U extends UnitOfWork, F> implements Stream {
+  readonly name: string;
+  readonly primaryKey: string[][];
+  readonly cursorField: string[];
+
+  constructor(private readonly def: ExportStreamDefinition<U, F>) {
+    this.name = def.name;
+    this.primaryKey = def.primaryKey;
+    this.cursorField = [def.cursorField];
+  }
+
+  schema(): JsonObject {
+    return readJsonResource<JsonObject>('schemas', `${this.name}.json`);
+  }
+
+  parseState(raw: unknown): JsonObject {
+    return parseState(this.def.state, raw, this.name);
+  }
+
+  async *read(read: ReadContext): AsyncGenerator<StreamItem> {
+    const def = this.def;
+    const unknown = new Set<string>();
+    const ctx: SyncContext = {
+      ...read,
+      cursors: new StreamState(def.state, read.state),
+      unknownColumn: (header) => {
+        if (unknown.has(header)) return;
+        unknown.add(header);
+        read.logger.warn(
+          `${this.name}: the export has a column ${JSON.stringify(header)} that this connector does not know; it is not synced.`,
+        );
+      },
+    };
+    const units = await def.plan(ctx);
+    const failed = new Map<string | undefined, ConnectorError>();
+    const dispose = (f: F) => def.dispose?.(f).catch(() => undefined);
+    const outcomes = runAhead(
+      units,
+      (u) =>
+        def.isolatePartitions && failed.has(u.partition)
+          ? Promise.reject(new Skipped())
+          : def.fetch(u, ctx),
+      { ahead: def.ahead, dispose },
+    );
+    for await (const outcome of outcomes) {
+      const unit = outcome.item;
+      if (def.isolatePartitions && failed.has(unit.partition)) {
+        if (outcome.ok) await dispose(outcome.value);
+        continue;
+      }
+      try {
+        if (!outcome.ok) throw outcome.error;
+        try {
+          for await (const item of def.read(unit, outcome.value, ctx)) {
+            if ('records' in item) yield { kind: 'records', json: item.records };
+            else
+              yield {
+                kind: 'checkpoint',
+                state: ctx.cursors.advance(unit.partition, item.advance),
+              };
+          }
+        } finally {
+          await dispose(outcome.value);
+        }
+        yield { kind: 'checkpoint', state: ctx.cursors.snapshot() };
+      } catch (err) {
+        if (!def.isolatePartitions) throw err;
+        const e = asConnectorError(err);
+        ctx.logger.error(
+          `${this.name}: ${unit.partitionLabel ?? 'a partition'} failed: ${e.message}`,
+        );
+        failed.set(unit.partition, e);
+      }
+    }
+    def.finish?.(ctx);
+    const failures = [...failed.values()];
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      const partitions = new Set(units.map((u) => u.partition)).size;
+      const noun = def.state.partitions?.label ?? 'partition';
+      throw new ConnectorError(
+        `${failures.length} of ${partitions} ${noun}s failed: ${failures.map((f) => f.message).join(' | ')}`,
+        failures[0].failureType,
+      );
+    }
+  }
+}
+
+/** A unit not fetched because its partition already failed. */
+class Skipped extends Error {}

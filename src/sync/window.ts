@@ -1,0 +1,106 @@
+import type { Logger } from '../airbyte/logger';
+import { addDays, type Day } from '../util/time';
+
+const DAY_MS = 86_400_000;
+
+/** The config's part of every window: where a first sync starts, and what a later one re-reads. */
+export interface WindowPolicy {
+  startDate?: Day;
+  lookbackDays: number;
+}
+
+/** Days to read, both ends included; empty when `from > to`. */
+export interface DayWindow {
+  from: Day;
+  to: Day;
+}
+
+/**
+ * The first position to read: the latest of start_date, the cursor minus the lookback, and the
+ * oldest position the vendor still serves (with a warning when that cuts the wish short). One
+ * rule for day cursors and time cursors: positions are ms since the epoch.
+ */
+function firstPosition(
+  p: {
+    label: string;
+    retention: string;
+    start?: number;
+    cursor?: number;
+    lookbackMs: number;
+    oldest: number;
+    /** Slack below `oldest` that is not worth a warning. */
+    toleranceMs: number;
+    show: (ms: number) => string;
+    lookbackDays: number;
+  },
+  logger: Logger,
+): number {
+  const wanted = p.cursor !== undefined ? p.cursor - p.lookbackMs : p.start;
+  const from = wanted !== undefined && p.start !== undefined ? Math.max(wanted, p.start) : wanted;
+  if (from === undefined) return p.oldest;
+  if (from < p.oldest - p.toleranceMs) {
+    const what =
+      p.cursor !== undefined
+        ? `the saved cursor ${p.show(p.cursor)} (minus ${p.lookbackDays} lookback days)`
+        : `start_date ${p.show(from)}`;
+    logger.warn(
+      `${p.label}: ${what} is older than the ${p.retention}; reading from ${p.show(p.oldest)}. Data before that is no longer available.`,
+    );
+  }
+  return Math.max(from, p.oldest);
+}
+
+const dayMs = (d: Day) => Date.parse(`${d}T00:00:00Z`);
+const msDay = (ms: number): Day => new Date(ms).toISOString().slice(0, 10);
+
+/** Windows of a day-keyed vendor: it keeps `keepDays` days, the newest complete one yesterday. */
+export class DayWindows {
+  constructor(
+    private readonly policy: WindowPolicy,
+    private readonly keep: { oldest: (today: Day) => Day; retention: string },
+  ) {}
+
+  /** The window of a partition whose last completed day is `cursor`, as of `today`. */
+  of(label: string, cursor: Day | undefined, today: Day, logger: Logger): DayWindow {
+    const from = firstPosition(
+      {
+        label,
+        retention: this.keep.retention,
+        start: this.policy.startDate !== undefined ? dayMs(this.policy.startDate) : undefined,
+        cursor: cursor !== undefined ? dayMs(cursor) : undefined,
+        lookbackMs: this.policy.lookbackDays * DAY_MS,
+        oldest: dayMs(this.keep.oldest(today)),
+        toleranceMs: 0,
+        show: msDay,
+        lookbackDays: this.policy.lookbackDays,
+      },
+      logger,
+    );
+    return { from: msDay(from), to: addDays(today, -1) };
+  }
+}
+
+/** Where a time-keyed listing starts: strictly after the returned time. */
+export function timeWindowStart(
+  policy: WindowPolicy,
+  p: { label: string; cursor?: string; now: number; keepDays: number; retention: string },
+  logger: Logger,
+): Date {
+  return new Date(
+    firstPosition(
+      {
+        label: p.label,
+        retention: p.retention,
+        start: policy.startDate !== undefined ? dayMs(policy.startDate) : undefined,
+        cursor: p.cursor !== undefined ? Date.parse(p.cursor) : undefined,
+        lookbackMs: policy.lookbackDays * DAY_MS,
+        oldest: p.now - p.keepDays * DAY_MS,
+        // A start_date of "30 days ago" is not worth a warning for a few seconds' difference.
+        toleranceMs: 60_000,
+        show: (ms) => new Date(ms).toISOString(),
+        lookbackDays: policy.lookbackDays,
+      },
+      logger,
+    ),
+  );
+}
