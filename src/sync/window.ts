@@ -78,6 +78,25 @@ export class DayWindows {
     );
     return { from: msDay(from), to: addDays(today, -1) };
   }
+
+  /** The window to read, logged; undefined (and said so) when there is nothing to read yet. */
+  plan(
+    label: string,
+    cursor: Day | undefined,
+    today: Day,
+    logger: Logger,
+    how: string,
+  ): DayWindow | undefined {
+    const window = this.of(label, cursor, today, logger);
+    if (window.from > window.to) {
+      logger.info(
+        `${label}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
+      );
+      return undefined;
+    }
+    logger.info(`${label}: reading ${window.from}..${window.to} ${how}.`);
+    return window;
+  }
 }
 
 /** Where a time-keyed listing starts: strictly after the returned time. */

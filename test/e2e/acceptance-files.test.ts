@@ -16,7 +16,7 @@ import {
 import { records, states, statuses } from '../../emulator/harness';
 import { Emulator } from '../../emulator/server';
 import { parseConfig } from '../../src/config';
-import { appKey } from '../../src/providers/onesignal/message-events';
+import { appKey } from '../../src/providers/onesignal/messages';
 import { readRepoFile, repoPath } from '../support/repo';
 import { ConnectorSession, errorsOf, protocolProblems } from '../support/e2e';
 

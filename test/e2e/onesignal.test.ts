@@ -15,7 +15,7 @@ import {
   traces,
 } from '../../emulator/harness';
 import { Emulator } from '../../emulator/server';
-import { appKey } from '../../src/providers/onesignal/message-events';
+import { appKey } from '../../src/providers/onesignal/messages';
 import {
   ConnectorSession,
   errorsOf,

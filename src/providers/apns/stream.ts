@@ -1,14 +1,12 @@
-import { systemError } from '../../airbyte/errors';
 import type { ApnsConfig, Config } from '../../config';
-import { fileRows } from '../../decode/chain';
-import { parseDay } from '../../decode';
 import { ExportEngine } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { type DayWindow, DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
-import { addDays, type Day, daysBetween, dayOf } from '../../util/time';
+import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
+import { groupByDay } from './day-groups';
 import type { ApnsDataset } from './datasets';
 import { apnsClient, ApnsExportRepository, requestRange } from './export';
 
@@ -18,7 +16,6 @@ const CONCURRENT_EXPORTS = 4;
 export const APNS_RETENTION_DAYS = 30;
 /** The export of a 30-day window is small (a few rows per day); this bounds a broken one. */
 const MAX_ROWS = 2_000_000;
-const MAX_DECOMPRESSED_BYTES = 512 * 1024 ** 2;
 
 /** One export: the whole window of the app, or of one broadcast channel. */
 interface ApnsUnit extends UnitOfWork {
@@ -47,8 +44,6 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
     bundle_id: apns.bundle_id,
     ...(u.channelId !== undefined ? { channel_id: u.channelId } : {}),
   });
-  const dateAt = def.mapping.index('date');
-  const orderAt = def.orderBy.map((f) => def.mapping.index(f));
 
   return new ExportStream<ApnsUnit, Map<Day, string[]>>({
     name: def.stream,
@@ -65,7 +60,7 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
     isolatePartitions: def.perChannel,
 
     async plan(ctx) {
-      const today = dayOf(new Date(clock.now()));
+      const today = todayUtc(new Date(clock.now()));
       const partitions: Omit<ApnsUnit, 'window'>[] = def.perChannel
         ? (apns.channel_ids ?? []).map((channelId, i) => ({
             partition: channelId,
@@ -78,14 +73,8 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
       for (const p of partitions) {
         const label = p.channelId ? `${def.stream} channel ${p.channelId}` : def.stream;
         const cursor = ctx.cursors.cursor(p.partition);
-        const window = windows.of(label, cursor, today, ctx.logger);
-        if (window.from > window.to) {
-          ctx.logger.info(
-            `${label}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
-          );
-          continue;
-        }
-        ctx.logger.info(`${label}: reading ${window.from}..${window.to} in one export.`);
+        const window = windows.plan(label, cursor, today, ctx.logger, 'in one export');
+        if (!window) continue;
         units.push({ ...p, window });
       }
       return units;
@@ -106,7 +95,13 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
       const engine = ExportEngine.fromConfig(config, { http, logger: ctx.logger, clock });
       const file = await engine.run(repo, { tracker });
       try {
-        return await groupByDay(file, u, repo.describe, ctx);
+        return await groupByDay(file, def, {
+          lead: lead(u),
+          window: u.window,
+          source: repo.describe,
+          maxRows: MAX_ROWS,
+          ctx,
+        });
       } finally {
         await file.dispose();
       }
@@ -123,55 +118,4 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
       }
     },
   });
-
-  /** Reads the whole file into its days, each sorted by `orderBy`. */
-  async function groupByDay(
-    file: { path: string; contentEncoding?: string },
-    u: ApnsUnit,
-    source: string,
-    ctx: { logger: { warn(m: string): void }; unknownColumn(h: string): void },
-  ): Promise<Map<Day, string[]>> {
-    const { from, to } = u.window;
-    const toJson = def.mapping.serializer(lead(u));
-    const byDay = new Map<Day, { key: string; json: string }[]>();
-    let count = 0;
-    let outside = 0;
-    const batches = fileRows(file, {
-      columns: def.mapping.columns,
-      source,
-      maxBytes: MAX_DECOMPRESSED_BYTES,
-      onUnknownColumn: ctx.unknownColumn,
-    });
-    for await (const rows of batches) {
-      for (const row of rows) {
-        if (++count > MAX_ROWS) {
-          throw systemError(
-            `${source}: more than ${MAX_ROWS} rows, far more than a ${APNS_RETENTION_DAYS}-day export holds.`,
-          );
-        }
-        const day = parseDay(row[dateAt] as string, 'Date (UTC)');
-        // The day before `from` is there when a one-day window was asked as two days.
-        if (day < from || day > to) {
-          if (day > to || day < addDays(from, -1)) outside++;
-          continue;
-        }
-        let list = byDay.get(day);
-        if (!list) byDay.set(day, (list = []));
-        list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json: toJson(row) });
-      }
-    }
-    if (outside)
-      ctx.logger.warn(
-        `${def.stream}: ${outside} row(s) dated outside ${from}..${to} were ignored.`,
-      );
-    const out = new Map<Day, string[]>();
-    for (const [day, list] of byDay) {
-      list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      out.set(
-        day,
-        list.map((r) => r.json),
-      );
-    }
-    return out;
-  }
 }

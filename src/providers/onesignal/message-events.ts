@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { Config, OneSignalConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
-import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { TIME_CURSOR } from '../../sync/state';
 import { timeWindowStart } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
 import { GenerationRate } from './generation-rate';
+import { appKey, expectedRows, isDone, pushOnly, sentAt } from './messages';
 
 export const STREAM = 'onesignal_message_events';
 /** OneSignal keeps audience activity about 30 days after the send. */
@@ -32,24 +32,6 @@ export const MAPPING = new RecordMapping([
   field('unsubscribed_at', 'unsubscribed', as.timestamp),
   field('failure_message', 'failure_message', text),
 ]);
-
-/**
- * The state key of an app: a hash, not the App ID itself, which the spec marks secret (and
- * secrets are redacted from every non-record message, states included).
- */
-export function appKey(appId: string): string {
-  return `app_${createHash('sha256').update(appId).digest('hex').slice(0, 16)}`;
-}
-
-/** A message counts as done when OneSignal finished sending it. */
-const isDone = (m: OneSignalMessage) =>
-  m.completed_at !== null && m.completed_at !== undefined && m.remaining === 0;
-
-/** Rows a message's export will hold, from its own counts. */
-const expectedRows = (m: OneSignalMessage) =>
-  (m.successful ?? 0) + (m.failed ?? 0) + (m.errored ?? 0) + (m.remaining ?? 0);
-
-const sentAt = (m: OneSignalMessage) => new Date(m.send_after * 1000).toISOString();
 
 /** One message's export. */
 interface MessageUnit extends UnitOfWork {
@@ -111,7 +93,7 @@ export function messageEventsStream(
           },
           ctx.logger,
         );
-        const messages = pushOnly(await client.messagesSince(since), client.label, ctx);
+        const messages = pushOnly(await client.messagesSince(since), client.label, ctx.logger);
         messages.sort((a, b) => a.send_after - b.send_after || (a.id < b.id ? -1 : 1));
         estimate += messages.reduce((n, m) => n + expectedRows(m), 0);
         ctx.estimate(estimate);
@@ -174,16 +156,5 @@ export function messageEventsStream(
       }
       if (advanceTo) yield { advance: advanceTo };
     },
-  });
-}
-
-/** Only push messages are exported: email and SMS exports have other columns. */
-function pushOnly(listed: OneSignalMessage[], label: string, ctx: SyncContext) {
-  return listed.filter((m) => {
-    if (m.isEmail || m.isSms)
-      ctx.logger.info(
-        `${label}: message ${m.id} is ${m.isEmail ? 'an email' : 'an SMS'}; only push messages are exported.`,
-      );
-    return !m.isEmail && !m.isSms;
   });
 }

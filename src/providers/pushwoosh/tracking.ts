@@ -1,17 +1,15 @@
-import { systemError } from '../../airbyte/errors';
-import type { JsonObject } from '../../airbyte/protocol';
 import type { Config, PushwooshConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
-import { parseTimestamp } from '../../decode';
-import { as, field, type FieldMap, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { HttpClient } from '../../http/client';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
-import { addDays, type Day, daysBetween, dayOf } from '../../util/time';
-import { type MessageLogRow, PushwooshApi } from './api';
+import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
+import { PushwooshApi } from './api';
+import { messageLogRecord } from './message-log';
+import { MESSAGE_LOG_ONLY, trackingLogMapping } from './tracking-log';
 
 export const STREAM = 'pushwoosh_tracking';
 /** The tracking log covers messages of the last 14 days; getMessageLog 30 days. */
@@ -19,66 +17,6 @@ const TRACKING_DAYS = 14;
 const MESSAGE_LOG_DAYS = 30;
 const PAGE_LIMIT = 10_000;
 const MAX_DECOMPRESSED_BYTES = 20 * 1024 ** 3;
-
-const orNull = (v: unknown): string | null =>
-  v === undefined || v === null || v === '' ? null : String(v);
-
-/** The stream's fields that only getMessageLog has are null for tracking-log rows. */
-const MESSAGE_LOG_ONLY = {
-  message_id: null,
-  message_code: null,
-  campaign_code: null,
-  user_id: null,
-  platform: null,
-};
-
-/**
- * Parses a payload. One that is not JSON is kept, not dropped: `payload` is null and
- * `payload_raw` holds the text as Pushwoosh wrote it.
- */
-export function parsePayload(raw: string | undefined): {
-  payload: unknown;
-  payload_raw: string | null;
-  bad: boolean;
-} {
-  if (raw === undefined || raw === '') return { payload: null, payload_raw: null, bad: false };
-  try {
-    return { payload: JSON.parse(raw), payload_raw: null, bad: false };
-  } catch {
-    return { payload: null, payload_raw: raw, bad: true };
-  }
-}
-
-/** The tracking log's `;` CSV; `onBadPayload` counts payloads kept as text. */
-export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordMapping {
-  const payload: FieldMap = {
-    header: 'payload',
-    fields: ['payload', 'payload_raw'],
-    fragment(raw) {
-      const p = parsePayload(raw);
-      if (p.bad) onBadPayload();
-      return `"payload":${JSON.stringify(p.payload)},"payload_raw":${JSON.stringify(p.payload_raw)}`;
-    },
-  };
-  return new RecordMapping([
-    field('timestamp', 'timestamp', requiredTimestamp, { required: true }),
-    field('tracking_code', 'tracking_code', as.textOrNull),
-    field('target_id', 'target_id', as.textOrNull),
-    field('hwid', 'hwid', as.textOrNull),
-    field('status', 'status', as.text, { required: true }),
-    field('description', 'description', as.textOrNull),
-    field('app_code', 'appCode', as.textOrNull),
-    payload,
-  ]);
-}
-
-/** A timestamp is part of the primary key: a row without one is an error, not a null. */
-function requiredTimestamp(raw: string | undefined, column: string): string {
-  const t = parseTimestamp(raw ?? '', column);
-  if (t === null)
-    throw systemError(`Pushwoosh tracking log: a row has no timestamp (column ${column}).`);
-  return `"${t}"`;
-}
 
 interface DayUnit extends UnitOfWork {
   day: Day;
@@ -120,16 +58,9 @@ export function trackingStream(
     async plan(ctx) {
       api = new PushwooshApi(pushwoosh, ctx.logger, clock);
       const cursor = ctx.cursors.cursor();
-      const window = windows.of(STREAM, cursor, dayOf(new Date(clock.now())), ctx.logger);
-      if (window.from > window.to) {
-        ctx.logger.info(
-          `${STREAM}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
-        );
-        return [];
-      }
-      ctx.logger.info(
-        `${STREAM}: reading ${window.from}..${window.to} from Pushwoosh's ${mode === 'tracking_log' ? 'getTrackingLog' : 'getMessageLog'}.`,
-      );
+      const how = `from Pushwoosh's ${mode === 'tracking_log' ? 'getTrackingLog' : 'getMessageLog'}`;
+      const window = windows.plan(STREAM, cursor, todayUtc(new Date(clock.now())), ctx.logger, how);
+      if (!window) return [];
       return daysBetween(window.from, window.to).map((day) => ({ day }));
     },
 
@@ -179,40 +110,4 @@ export function trackingStream(
       }
     },
   });
-}
-
-function messageLogRecord(row: MessageLogRow, lead: JsonObject): JsonObject {
-  const ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
-  if (ts === null)
-    throw systemError(
-      `Pushwoosh getMessageLog gave a row without a timestamp: ${JSON.stringify(row).slice(0, 200)}`,
-    );
-  const action = orNull(row.action);
-  if (action === null)
-    throw systemError(
-      `Pushwoosh getMessageLog gave a row without an action: ${JSON.stringify(row).slice(0, 200)}`,
-    );
-  const id = row.message_id;
-  return {
-    ...lead,
-    timestamp: ts,
-    tracking_code: null,
-    target_id: null,
-    hwid: orNull(row.hwid),
-    status: action,
-    description: null,
-    app_code: orNull(row.application_code),
-    payload: null,
-    payload_raw: null,
-    message_id:
-      typeof id === 'number' && Number.isInteger(id)
-        ? id
-        : typeof id === 'string' && /^\d+$/.test(id)
-          ? Number(id)
-          : null,
-    message_code: orNull(row.message_code),
-    campaign_code: orNull(row.campaign_code),
-    user_id: orNull(row.user_id),
-    platform: orNull(row.platform),
-  };
 }

@@ -1,0 +1,60 @@
+import { systemError } from '../../airbyte/errors';
+import { parseTimestamp } from '../../decode';
+import { as, field, type FieldMap, RecordMapping } from '../../decode/records';
+
+/** The stream's fields that only getMessageLog has are null for tracking-log rows. */
+export const MESSAGE_LOG_ONLY = {
+  message_id: null,
+  message_code: null,
+  campaign_code: null,
+  user_id: null,
+  platform: null,
+};
+
+/**
+ * Parses a payload. One that is not JSON is kept, not dropped: `payload` is null and
+ * `payload_raw` holds the text as Pushwoosh wrote it.
+ */
+export function parsePayload(raw: string | undefined): {
+  payload: unknown;
+  payload_raw: string | null;
+  bad: boolean;
+} {
+  if (raw === undefined || raw === '') return { payload: null, payload_raw: null, bad: false };
+  try {
+    return { payload: JSON.parse(raw), payload_raw: null, bad: false };
+  } catch {
+    return { payload: null, payload_raw: raw, bad: true };
+  }
+}
+
+/** The tracking log's `;` CSV; `onBadPayload` counts payloads kept as text. */
+export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordMapping {
+  const payload: FieldMap = {
+    header: 'payload',
+    fields: ['payload', 'payload_raw'],
+    fragment(raw) {
+      const p = parsePayload(raw);
+      if (p.bad) onBadPayload();
+      return `"payload":${JSON.stringify(p.payload)},"payload_raw":${JSON.stringify(p.payload_raw)}`;
+    },
+  };
+  return new RecordMapping([
+    field('timestamp', 'timestamp', requiredTimestamp, { required: true }),
+    field('tracking_code', 'tracking_code', as.textOrNull),
+    field('target_id', 'target_id', as.textOrNull),
+    field('hwid', 'hwid', as.textOrNull),
+    field('status', 'status', as.text, { required: true }),
+    field('description', 'description', as.textOrNull),
+    field('app_code', 'appCode', as.textOrNull),
+    payload,
+  ]);
+}
+
+/** A timestamp is part of the primary key: a row without one is an error, not a null. */
+function requiredTimestamp(raw: string | undefined, column: string): string {
+  const t = parseTimestamp(raw ?? '', column);
+  if (t === null)
+    throw systemError(`Pushwoosh tracking log: a row has no timestamp (column ${column}).`);
+  return `"${t}"`;
+}
