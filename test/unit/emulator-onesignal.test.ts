@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { devNull } from 'node:os';
 import * as http from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { request, type Res } from '../support/http';
@@ -98,6 +99,15 @@ http.get(process.argv[1], { agent: false }, (res) => {
 `;
 
 /** Polls with HEAD, which reads nothing and so frees no export slot. */
+/**
+ * RSS less V8's young generation: that space holds only short-lived garbage, and V8 sizes it by
+ * version (Node 26 lets it grow to about 56 MB in the 300k-row test, Node 20 to about 34 MB).
+ */
+function heldRss(): number {
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  return process.memoryUsage.rss() - (young?.physical_space_size ?? 0);
+}
+
 async function waitReady(url: string): Promise<number> {
   for (let i = 0; i < 300; i++) {
     const res = await request(url, { method: 'HEAD' });
@@ -650,13 +660,13 @@ describe('onesignal exports', () => {
       apiKey: 'os-key-stream-test-0123456789abcdefghijklmnop',
       messages: [message],
     };
-    // A warm-up grows V8's young generation first, so the baseline excludes it.
+    // A warm-up first (compiled code, heap), so the baseline excludes it.
     await writeOneSignalExport(devNull, 'warm', 'up', 50_000);
     // Generation is measured too: it must stream to disk as well.
-    const base = process.memoryUsage.rss();
+    const base = heldRss();
     let peak = base;
     const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage.rss());
+      peak = Math.max(peak, heldRss());
     }, 5);
     const e = await Emulator.start({
       ...FAST,
@@ -692,7 +702,7 @@ describe('onesignal exports', () => {
       assert.equal(length, size);
       assert.ok(length > 10_000_000, `file of ${length} bytes`);
       const grew = (peak - base) / 1e6;
-      assert.ok(grew < 50, `RSS grew by ${grew.toFixed(1)} MB`);
+      assert.ok(grew < 50, `RSS outside the young generation grew by ${grew.toFixed(1)} MB`);
     } finally {
       clearInterval(sampler);
       await e.close();
