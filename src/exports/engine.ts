@@ -29,6 +29,12 @@ export interface ExportOptions {
   maxFileBytes: number;
 }
 
+/**
+ * The politeness floor: re-polls of one export are at least this far apart (connector time),
+ * whatever a schedule asks. A vendor's status URL or storage bucket is not to be hammered.
+ */
+export const MIN_REPOLL_MS = 1000;
+
 export type PollSchedule = Pick<
   ExportOptions,
   'pollInitialMs' | 'pollIntervalMs' | 'pollGrowth' | 'pollMaxMs'
@@ -121,11 +127,16 @@ export class ExportEngine {
     schedule: PollSchedule,
   ): Promise<Exclude<JobStatus, { state: 'running' }>> {
     const elapsedMs = this.clock.timer();
-    let interval = schedule.pollInitialMs;
+    let interval = Math.max(MIN_REPOLL_MS, schedule.pollInitialMs);
     for (let polls = 1; ; polls++) {
       const status = await repo.poll(job);
-      if (status.state !== 'running') return status;
       const elapsed = elapsedMs();
+      if (status.state !== 'running') {
+        this.logger.info(
+          `${repo.describe}: ${status.state} after ${polls} check(s) in ${(elapsed / 1000).toFixed(1)} s.`,
+        );
+        return status;
+      }
       if (elapsed + interval > this.options.timeoutMs) {
         throw transientError(
           `${repo.describe} was not ready after ${Math.round(elapsed / 60_000)} minute(s) (export_timeout_minutes). The next sync will pick it up again.`,
@@ -136,7 +147,7 @@ export class ExportEngine {
       );
       await this.clock.sleep(interval);
       interval = polls === 1 ? schedule.pollIntervalMs : Math.round(interval * schedule.pollGrowth);
-      interval = Math.min(schedule.pollMaxMs, interval);
+      interval = Math.max(MIN_REPOLL_MS, Math.min(schedule.pollMaxMs, interval));
     }
   }
 

@@ -16,16 +16,18 @@ export interface DayWindow {
 }
 
 /**
- * The first position to read: the latest of start_date, the cursor minus the lookback, and the
- * oldest position the vendor still serves (with a warning when that cuts the wish short). One
- * rule for day cursors and time cursors: positions are ms since the epoch.
+ * The first position to read: the latest of start_date, the first unread position minus the
+ * lookback, and the oldest position the vendor still serves (with a warning when that cuts the
+ * wish short). So lookback N re-reads exactly N days, and 0 re-reads nothing. One rule for day
+ * cursors and time cursors: positions are ms since the epoch.
  */
 function firstPosition(
   p: {
     label: string;
     retention: string;
     start?: number;
-    cursor?: number;
+    /** The saved cursor, for words, and the first position after it that is not read yet. */
+    cursor?: { shown: string; unread: number };
     lookbackMs: number;
     oldest: number;
     /** Slack below `oldest` that is not worth a warning. */
@@ -35,13 +37,13 @@ function firstPosition(
   },
   logger: Logger,
 ): number {
-  const wanted = p.cursor !== undefined ? p.cursor - p.lookbackMs : p.start;
+  const wanted = p.cursor !== undefined ? p.cursor.unread - p.lookbackMs : p.start;
   const from = wanted !== undefined && p.start !== undefined ? Math.max(wanted, p.start) : wanted;
   if (from === undefined) return p.oldest;
   if (from < p.oldest - p.toleranceMs) {
     const what =
       p.cursor !== undefined
-        ? `the saved cursor ${p.show(p.cursor)} (minus ${p.lookbackDays} lookback days)`
+        ? `the saved cursor ${p.cursor.shown} (minus ${p.lookbackDays} lookback days)`
         : `start_date ${p.show(from)}`;
     logger.warn(
       `${p.label}: ${what} is older than the ${p.retention}; reading from ${p.show(p.oldest)}. Data before that is no longer available.`,
@@ -67,7 +69,8 @@ export class DayWindows {
         label,
         retention: this.keep.retention,
         start: this.policy.startDate !== undefined ? dayMs(this.policy.startDate) : undefined,
-        cursor: cursor !== undefined ? dayMs(cursor) : undefined,
+        // The cursor is the last complete day: reading resumes the day after.
+        cursor: cursor !== undefined ? { shown: cursor, unread: dayMs(cursor) + DAY_MS } : undefined,
         lookbackMs: this.policy.lookbackDays * DAY_MS,
         oldest: dayMs(this.keep.oldest(today)),
         toleranceMs: 0,
@@ -111,7 +114,8 @@ export function timeWindowStart(
         label: p.label,
         retention: p.retention,
         start: policy.startDate !== undefined ? dayMs(policy.startDate) : undefined,
-        cursor: p.cursor !== undefined ? Date.parse(p.cursor) : undefined,
+        // The listing resumes strictly after the cursor's time.
+        cursor: p.cursor !== undefined ? { shown: p.cursor, unread: Date.parse(p.cursor) } : undefined,
         lookbackMs: policy.lookbackDays * DAY_MS,
         oldest: p.now - p.keepDays * DAY_MS,
         // A start_date of "30 days ago" is not worth a warning for a few seconds' difference.

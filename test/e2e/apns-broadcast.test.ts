@@ -227,12 +227,12 @@ describe('APNs broadcast streams end to end', () => {
     assert.deepEqual(
       bodies.map((b) => [b.channelId, b.startDate]),
       [
-        [CH_A, addDays(YESTERDAY, -3)],
+        [CH_A, addDays(YESTERDAY, -2)],
         [CH_B, start],
       ],
     );
     assert.deepEqual(records(r, CHANNEL), [
-      ...expectedChannel(CH_A, daysBetween(addDays(YESTERDAY, -3), YESTERDAY)),
+      ...expectedChannel(CH_A, daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
       ...expectedChannel(CH_B, daysBetween(start, YESTERDAY)),
     ]);
     const last = states(r, CHANNEL).at(-1)!.state.stream.stream_state;
@@ -264,14 +264,14 @@ describe('APNs broadcast streams end to end', () => {
     assert.ok(e.message.includes(unknown) && e.message.includes('apns.channel_ids[1]'), e.message);
     assert.deepEqual(statuses(r, CHANNEL), ['STARTED', 'RUNNING', 'INCOMPLETE']);
     // Both good channels were read; the last state covers all of their records.
-    const days = daysBetween(addDays(YESTERDAY, -3), YESTERDAY);
+    const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
     assert.deepEqual(records(r, CHANNEL), [
       ...expectedChannel(CH_A, days),
       ...expectedChannel(CH_B, days),
     ]);
     assert.equal(
       states(r, CHANNEL).reduce((n, m) => n + m.state.sourceStats.recordCount, 0),
-      8,
+      6,
     );
   });
 
@@ -281,7 +281,7 @@ describe('APNs broadcast streams end to end', () => {
     emu.reset();
     const r = await read(catalog, stateFileOf(first));
     assert.equal(r.code, 0);
-    const days = daysBetween(addDays(YESTERDAY, -3), YESTERDAY);
+    const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
     assert.deepEqual(records(r, APP), expectedApp(days));
     assert.deepEqual(records(r, CHANNEL), [
       ...expectedChannel(CH_A, days),
@@ -311,7 +311,7 @@ describe('APNs broadcast streams end to end', () => {
             ]
           : channelState({ [CH_A]: YESTERDAY, [CH_B]: YESTERDAY }),
       );
-    const days = daysBetween(addDays(YESTERDAY, -3), YESTERDAY);
+    const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
 
     it('reset mid-body, expired URL, FAILED export and 429 on the channel stream', async () => {
       emu.inject({ kind: 'reset_mid_body', route: 'apns.download' });

@@ -164,7 +164,7 @@ describe('apns_delivery_metrics end to end', () => {
   it('incremental read from the final state re-reads only the lookback days', async () => {
     const r = await read(stateFileOf(full));
     assert.equal(r.code, 0);
-    const days = daysBetween(addDays(YESTERDAY, -3), YESTERDAY);
+    const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
     assert.deepEqual(records(r, STREAM), expected(days));
     assert.equal(JSON.parse(posts()[0].body).startDate, days[0]);
     // The cursor never moves back: one state, carrying all the lookback records.
@@ -204,8 +204,15 @@ describe('apns_delivery_metrics end to end', () => {
     await Promise.all(checks);
   });
 
-  it('a one-day window asks Apple for two days and keeps one', async () => {
+  it('lookback 0 right after a complete sync reads nothing and makes no export', async () => {
     const r = await read(stateOf(YESTERDAY), { ...config, lookback_days: 0 });
+    assert.equal(r.code, 0);
+    assert.equal(posts().length, 0);
+    assert.equal(records(r).length, 0);
+  });
+
+  it('a one-day window asks Apple for two days and keeps one', async () => {
+    const r = await read(stateOf(addDays(YESTERDAY, -1)), { ...config, lookback_days: 0 });
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(posts()[0].body), {
       startDate: addDays(YESTERDAY, -1),
@@ -256,7 +263,7 @@ describe('apns_delivery_metrics end to end', () => {
   });
 
   describe('faults', () => {
-    const days = daysBetween(addDays(YESTERDAY, -3), YESTERDAY);
+    const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
     const small = () => read(stateOf(YESTERDAY));
     const recovered = async (why: string) => {
       const r = await small();

@@ -155,6 +155,16 @@ describe('onesignal_message_events end to end', () => {
     );
     assert.ok(traces(full, 'ESTIMATE').length >= 1);
     assert.ok(logsOf(full, 'INFO').some((l) => /exporting message .* \(about \d+ rows/.test(l)));
+    // Polite polling: re-polls of one file at least 1 s apart (10 ms at the tests' time scale).
+    const byUrl = new Map<string, number[]>();
+    for (const r of emu.requests.filter((x) => x.route === 'onesignal.download'))
+      byUrl.set(r.path, [...(byUrl.get(r.path) ?? []), r.at]);
+    let repolls = 0;
+    for (const times of byUrl.values()) {
+      for (let i = 1; i < times.length; i++, repolls++)
+        assert.ok(times[i] - times[i - 1] >= 9, `re-polled after ${times[i] - times[i - 1]} ms`);
+    }
+    assert.ok(repolls > 0, 'some file was polled more than once');
   });
 
   it('the cursor stops before a message still being delivered', () => {

@@ -154,14 +154,14 @@ describe('pushwoosh_tracking end to end', () => {
       const r = await read('message_log', stateFileOf(full));
       assert.deepEqual(
         records(r, STREAM),
-        messageLogExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+        messageLogExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
       for (const m of states(full, STREAM).filter((_, i) => i % 7 === 3)) {
         const date = m.state.stream.stream_state.date as string;
         const res = await read('message_log', stateOf(date));
         assert.deepEqual(
           records(res, STREAM),
-          messageLogExpected(daysBetween(addDays(date, -2), YESTERDAY)),
+          messageLogExpected(daysBetween(addDays(date, -1), YESTERDAY)),
         );
       }
       const future = await read('message_log', stateOf('2099-01-01'));
@@ -223,7 +223,7 @@ describe('pushwoosh_tracking end to end', () => {
       assert.equal(r.code, 0);
       assert.deepEqual(
         records(r, STREAM),
-        messageLogExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+        messageLogExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
       const noPlan = await Emulator.start({
         pushwoosh: { accounts: [{ ...ACCOUNT, messageLogEnabled: false }] },
@@ -268,13 +268,13 @@ describe('pushwoosh_tracking end to end', () => {
       const r = await read('tracking_log', stateFileOf(full));
       assert.deepEqual(
         records(r, STREAM),
-        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+        trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
       const mid = states(full, STREAM)[5].state.stream.stream_state.date as string;
       const res = await read('tracking_log', stateOf(mid));
       assert.deepEqual(
         records(res, STREAM),
-        trackingExpected(daysBetween(addDays(mid, -2), YESTERDAY)),
+        trackingExpected(daysBetween(addDays(mid, -1), YESTERDAY)),
       );
     });
     it('faults: pending longer, reset download, 5xx', async () => {
@@ -286,7 +286,7 @@ describe('pushwoosh_tracking end to end', () => {
       assert.deepEqual(emu.pendingFaults(), []);
       assert.deepEqual(
         records(r, STREAM),
-        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)),
+        trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
     });
     it('a payload that is not JSON is kept as text', async () => {
@@ -300,7 +300,7 @@ describe('pushwoosh_tracking end to end', () => {
       assert.ok(logsOf(r, 'WARN').some((l) => /1 payload\(s\) were not valid JSON/.test(l)));
       assert.equal(
         records(r, STREAM).length,
-        trackingExpected(daysBetween(addDays(YESTERDAY, -2), YESTERDAY)).length,
+        trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)).length,
       );
     });
     it('a 210 argument error is reported with its message', async () => {
