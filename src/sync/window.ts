@@ -70,7 +70,8 @@ export class DayWindows {
         retention: this.keep.retention,
         start: this.policy.startDate !== undefined ? dayMs(this.policy.startDate) : undefined,
         // The cursor is the last complete day: reading resumes the day after.
-        cursor: cursor !== undefined ? { shown: cursor, unread: dayMs(cursor) + DAY_MS } : undefined,
+        cursor:
+          cursor !== undefined ? { shown: cursor, unread: dayMs(cursor) + DAY_MS } : undefined,
         lookbackMs: this.policy.lookbackDays * DAY_MS,
         oldest: dayMs(this.keep.oldest(today)),
         toleranceMs: 0,
@@ -115,7 +116,8 @@ export function timeWindowStart(
         retention: p.retention,
         start: policy.startDate !== undefined ? dayMs(policy.startDate) : undefined,
         // The listing resumes strictly after the cursor's time.
-        cursor: p.cursor !== undefined ? { shown: p.cursor, unread: Date.parse(p.cursor) } : undefined,
+        cursor:
+          p.cursor !== undefined ? { shown: p.cursor, unread: Date.parse(p.cursor) } : undefined,
         lookbackMs: policy.lookbackDays * DAY_MS,
         oldest: p.now - p.keepDays * DAY_MS,
         // A start_date of "30 days ago" is not worth a warning for a few seconds' difference.

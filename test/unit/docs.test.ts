@@ -179,6 +179,9 @@ const MESSAGES = [
   'gave a row without a timestamp',
   'gave a row without an action',
   'a row has no timestamp',
+  'gave a pagination token it had already given',
+  'gave an empty page with a pagination token',
+  'pages; stopping instead of paging without end',
   'payload(s) were not valid JSON',
   // HTTP, exports and downloads (src/http, src/exports)
   'is rate limited (HTTP 429)',

@@ -53,7 +53,10 @@ describe('polite polling', () => {
     );
     assert.equal(repo.seen, 13);
     assert.equal(clock.sleeps.length, 12);
-    assert.ok(clock.sleeps.every((ms) => ms >= MIN_REPOLL_MS), clock.sleeps.join(','));
+    assert.ok(
+      clock.sleeps.every((ms) => ms >= MIN_REPOLL_MS),
+      clock.sleeps.join(','),
+    );
   });
 
   it('backs off exponentially up to the configured maximum', async () => {

@@ -4,6 +4,7 @@ import type { Logger } from '../../airbyte/logger';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor } from '../../http/error-table';
+import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
 import type { Clock } from '../../util/clock';
 
@@ -131,12 +132,13 @@ export class OneSignalAppClient {
    */
   async messagesSince(since: Date): Promise<OneSignalMessage[]> {
     const out: OneSignalMessage[] = [];
+    const guard = new PageGuard(`${this.label} messages`);
     let offset = since.toISOString();
     for (;;) {
       const page = await this.messagesPage(offset);
       out.push(...page.messages);
-      if (page.messages.length < PAGE || !page.next || page.next === offset) return out;
-      offset = page.next;
+      if (page.messages.length < PAGE || !guard.next(page.next, page.messages.length)) return out;
+      offset = page.next!;
     }
   }
 

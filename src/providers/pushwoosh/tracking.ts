@@ -2,6 +2,7 @@ import type { Config, PushwooshConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { HttpClient } from '../../http/client';
+import { PageGuard } from '../../http/paging';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { DayWindows } from '../../sync/window';
@@ -92,11 +93,12 @@ export function trackingStream(
       } else {
         const from = `${day} 00:00:00`;
         const to = `${addDays(day, 1)} 00:00:00`;
+        const guard = new PageGuard(`Pushwoosh getMessageLog for ${day}`);
         let token: string | undefined;
         do {
           const page = await api!.messageLogPage(from, to, PAGE_LIMIT, token);
           yield { records: page.rows.map((r) => JSON.stringify(messageLogRecord(r, lead))) };
-          token = page.next;
+          token = guard.next(page.next, page.rows.length) ? page.next : undefined;
         } while (token);
       }
       yield { advance: day };
