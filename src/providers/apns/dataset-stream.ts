@@ -15,7 +15,7 @@ import type { ApnsConfig, Config } from '../../config';
 import { type CsvColumn, csvRecords, decompress, sniffCompression } from '../../decode';
 import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
-import { HttpClient } from '../../http/client';
+import { apiUrlOptions, HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { ApnsExportRepository, TOKEN_HEADER } from './export';
@@ -56,6 +56,7 @@ export function apnsHttpClient(apns: ApnsConfig, token: string, logger: Logger):
       headers: { [TOKEN_HEADER]: token },
       alsoFor: isAppleHost,
     },
+    ...apiUrlOptions(apns.api_url, 'apns.api_url'),
   });
 }
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { configError, systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import { HttpClient, snippet } from '../../http/client';
+import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { RateLimiter } from '../../http/rate-limiter';
 
 /** The fields of a OneSignal message (View messages) that the connector uses. */
@@ -52,6 +52,7 @@ export class OneSignalAppClient {
         origin: new URL(apiUrl).origin,
         headers: { Authorization: `Key ${app.apiKey}` },
       },
+      ...apiUrlOptions(apiUrl, 'onesignal.api_url'),
     });
   }
 

@@ -14,7 +14,7 @@ import {
 } from '../../decode';
 import { ExportEngine, type PollSchedule, readHead, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
-import { HttpClient } from '../../http/client';
+import { apiUrlOptions, HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
 import { timeScale } from '../../util/time';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
@@ -154,7 +154,10 @@ export class OneSignalMessageEventsStream implements Stream {
     // Exports run one at a time across all apps: OneSignal allows one per account, and the
     // config does not say which apps share an account.
     const tracker = new JobTracker(1);
-    const downloads = new HttpClient(ctx.logger);
+    const downloads = new HttpClient(
+      ctx.logger,
+      apiUrlOptions(this.onesignal.api_url, 'onesignal.api_url'),
+    );
     const engine = new ExportEngine(downloads, ctx.logger, {
       tracker,
       pollMaxMs: this.config.export_poll_max_interval_seconds * 1000,

@@ -3,7 +3,7 @@ import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { PushwooshConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import { HttpClient, snippet } from '../../http/client';
+import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import type { Day } from '../../util/time';
 
 /**
@@ -44,6 +44,7 @@ export class PushwooshApi {
         origin: new URL(cfg.api_url).origin,
         headers: { Authorization: `Token ${cfg.api_token}` },
       },
+      ...apiUrlOptions(cfg.api_url, 'pushwoosh.api_url'),
     });
   }
 

@@ -13,7 +13,7 @@ import {
   sniffCompression,
 } from '../../decode';
 import { ExportEngine, readHead } from '../../exports/engine';
-import { HttpClient } from '../../http/client';
+import { apiUrlOptions, HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { type MessageLogRow, PushwooshApi } from './api';
@@ -187,7 +187,11 @@ export class PushwooshTrackingStream implements Stream {
     logger: Logger,
     bad: { payloads: number },
   ): AsyncGenerator<StreamItem> {
-    const engine = new ExportEngine(new HttpClient(logger), logger, {
+    const downloads = new HttpClient(
+      logger,
+      apiUrlOptions(this.pushwoosh.api_url, 'pushwoosh.api_url'),
+    );
+    const engine = new ExportEngine(downloads, logger, {
       // getResults is polled; a public client waits 30 s between calls.
       pollInitialMs: 5000,
       pollIntervalMs: 10_000,
