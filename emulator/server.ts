@@ -77,6 +77,12 @@ export type Fault =
   | { kind: 'server_error'; route: string; times?: number; status?: number }
   | { kind: 'reset_mid_body'; route: string; times?: number }
   | { kind: 'truncated_body'; route: string; times?: number }
+  // The body comes one byte every `intervalMs` (default 1000) after the headers.
+  | { kind: 'drip_body'; route: string; intervalMs?: number; times?: number }
+  // The route answers `status` (default 302) with this Location instead of its own answer.
+  | { kind: 'redirect'; route: string; location: string; status?: RedirectStatus; times?: number }
+  // The whole answer, headers included, comes `ms` later.
+  | { kind: 'delay'; route: string; ms: number; times?: number }
   | { kind: 'export_failed'; times?: number }
   | { kind: 'export_expired'; times?: number }
   | { kind: 'download_url_expired'; times?: number }
@@ -88,6 +94,9 @@ export type Fault =
   | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
 
 export type MalformedZipVariant = 'truncated_entry' | 'bad_payload' | 'bad_timestamp';
+
+export type RedirectStatus = 301 | 302 | 303 | 307 | 308;
+const REDIRECT_STATUSES: readonly number[] = [301, 302, 303, 307, 308];
 
 export type FaultKind = Fault['kind'];
 
@@ -136,7 +145,15 @@ export interface EmulatorContext {
   readonly filesUrl: string;
 }
 
-const ROUTE_FAULTS = ['rate_limit', 'server_error', 'reset_mid_body', 'truncated_body'] as const;
+const ROUTE_FAULTS = [
+  'rate_limit',
+  'server_error',
+  'reset_mid_body',
+  'truncated_body',
+  'drip_body',
+  'redirect',
+  'delay',
+] as const;
 const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
   'bad_count',
   'bad_date',
@@ -196,8 +213,30 @@ export function validateFault(input: unknown): Fault {
   ) {
     throw new Error(`unknown malformed_csv variant ${JSON.stringify(f.variant)}`);
   }
+  validateHostileFault(f);
   validatePushwooshFault(f);
   return input as Fault;
+}
+
+/** The fields of the faults that test the connector's HTTP client: drips, redirects, delays. */
+function validateHostileFault(f: Record<string, unknown>): void {
+  if (f.kind === 'drip_body' && f.intervalMs !== undefined) {
+    integerIn('intervalMs', f.intervalMs, 1, 60_000);
+  }
+  if (f.kind === 'delay') integerIn('ms', f.ms, 0, 600_000);
+  if (f.kind !== 'redirect') return;
+  if (typeof f.location !== 'string' || !URL.canParse(f.location, 'http://emulator.invalid')) {
+    throw new Error('redirect needs a location (a URL)');
+  }
+  if (f.status !== undefined && !REDIRECT_STATUSES.includes(f.status as number)) {
+    throw new Error(`redirect status must be one of ${REDIRECT_STATUSES.join(', ')}`);
+  }
+}
+
+function integerIn(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer ${min}..${max}`);
+  }
 }
 
 /** Pending faults, consumed first-in first-out by the requests they match. */
@@ -482,8 +521,11 @@ export class Emulator {
     rec.route = match.route;
 
     const fault = this.faults.takeForRoute(match.route);
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
     let resp: EmuResponse;
-    if (fault?.kind === 'rate_limit') {
+    if (fault?.kind === 'redirect') {
+      resp = { status: fault.status ?? 302, headers: { location: fault.location } };
+    } else if (fault?.kind === 'rate_limit') {
       resp = module.errorResponse(match.route, 429, 'Too many requests');
       const retry = String(fault.retryAfterSeconds ?? 1);
       resp = { ...resp, headers: { ...resp.headers, 'retry-after': retry } };
@@ -516,6 +558,7 @@ export class Emulator {
       };
     }
     rec.status = resp.status;
+    if (fault?.kind === 'drip_body') return drip(res, resp, fault.intervalMs ?? 1000);
     const mode =
       fault?.kind === 'reset_mid_body' || fault?.kind === 'truncated_body' ? fault.kind : 'normal';
     send(res, resp, mode);
@@ -636,6 +679,29 @@ function sendFile(
   writeThen(res, createReadStream(path, { start: 0, end: half - 1 }), half, cut).catch(() =>
     res.destroy(),
   );
+}
+
+/** Sends `resp` with its Content-Length, one byte at a time, until done or the client leaves. */
+async function drip(
+  res: http.ServerResponse,
+  resp: EmuResponse,
+  intervalMs: number,
+): Promise<void> {
+  const body = resp.file === undefined ? toBuffer(resp.body) : undefined;
+  const size = body?.length ?? statSync(resp.file!).size;
+  res.writeHead(resp.status, { ...resp.headers, 'content-length': String(size) });
+  if (res.req.method === 'HEAD') return void res.end();
+  const source: Iterable<Buffer> | AsyncIterable<Buffer> = body
+    ? [body]
+    : createReadStream(resp.file!);
+  for await (const chunk of source) {
+    for (let i = 0; i < chunk.length; i++) {
+      if (res.destroyed) return;
+      res.write(chunk.subarray(i, i + 1));
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+  res.end(() => resp.onSent?.());
 }
 
 /**

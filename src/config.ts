@@ -1,6 +1,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { configError } from './airbyte/errors';
 import type { JsonObject } from './airbyte/protocol';
+import { isLoopbackHost } from './http/urls';
 import { readJsonResource } from './resources';
 import { isValidDay, todayUtc } from './util/time';
 
@@ -96,10 +97,6 @@ function describe(err: ErrorObject, secret: boolean): string {
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 function checkApiUrl(
   field: string,
   value: string | undefined,
@@ -114,7 +111,7 @@ function checkApiUrl(
     problems.push(`${field} is not a valid URL (got ${JSON.stringify(value)})`);
     return fallback;
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     problems.push(
       `${field} must use https:// (http:// is allowed only for a loopback host) (got ${JSON.stringify(value)})`,
     );

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { ConnectorError, transientError } from '../airbyte/errors';
+import { ConnectorError, configError, systemError, transientError } from '../airbyte/errors';
 import type { Logger } from '../airbyte/logger';
 import type { Clock } from '../util/clock';
-import { safeUrl } from './urls';
+import { deadlineError, describeNetworkError, permanentProblem, policyErrorOf } from './network';
+import { DEFAULT_MIN_THROUGHPUT, type MinThroughput, watchThroughput } from './throughput';
+import { safeUrl, STRICT_URL_POLICY, type UrlPolicy, urlPolicyFor } from './urls';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -23,6 +26,12 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxTotalWaitMs: 10 * 60_000,
 };
 
+/** The whole of one try of an API call; a download's until its headers. */
+export const DEFAULT_DEADLINE_MS = 5 * 60_000;
+
+/** Redirect hops followed for one request. */
+export const MAX_REDIRECTS = 5;
+
 /** Headers that authenticate one API, sent only to requests for that API's origin. */
 export interface Credential {
   origin: string;
@@ -39,37 +48,93 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   params?: Record<string, string | number>;
   data?: unknown;
+  /**
+   * A `stream` body is watched for a minimum throughput. A download's (`stream`, or
+   * `credentials: false`) error body is dropped: it is not the vendor's message but whatever
+   * the file host answered, and must not reach an error message.
+   */
   responseType?: 'json' | 'text' | 'stream';
   /** false for download URLs: no credential is sent even when the origin matches. */
   credentials?: boolean;
+  /** Idle timeout. */
   timeoutMs?: number;
+  /** Total time of one try; see HttpClientOptions.deadlineMs. */
+  deadlineMs?: number;
+  /** Aborts the request and its retry waits at once (a shutdown). */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse<T> {
   status: number;
   headers: Record<string, string>;
   data: T;
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
+export interface HttpClientOptions {
+  /** Every retry wait sleeps on this clock. */
+  clock: Clock;
+  credential?: Credential;
+  /** What may be requested and redirected to; default https only, no loopback. */
+  urlPolicy?: UrlPolicy;
+  /** The config field of the API URL (`onesignal.api_url`), named when its host fails TLS or DNS. */
+  apiUrlField?: string;
+  /** Idle timeout of a request. */
+  timeoutMs?: number;
+  /** Total time of one try of an API call (connect, headers, body); of a download's headers. */
+  deadlineMs?: number;
+  /** The slowest a download (`stream`) body may arrive. */
+  minThroughput?: MinThroughput;
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  /** Aborts every request of this client and its retry waits (a shutdown). */
+  signal?: AbortSignal;
+  /** PEM certificates trusted besides Node's own (a test server's self-signed one). */
+  ca?: string;
+}
+
+/** Binds a client to a provider's configured API URL; `field` names it in errors. */
+export function apiUrlOptions(
+  apiUrl: string,
+  field: string,
+): Pick<HttpClientOptions, 'urlPolicy' | 'apiUrlField'> {
+  return { urlPolicy: urlPolicyFor(apiUrl), apiUrlField: field };
+}
+
+interface Agents {
+  httpAgent: http.Agent;
+  httpsAgent: https.Agent;
+}
+
+/** One answer, and the URL that gave it. */
+interface Answer {
+  res: AxiosResponse;
   url: string;
 }
 
 const RETRYABLE_STATUS = (s: number): boolean => s === 429 || s >= 500;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** Request headers a redirect hop never carries, besides the credential's own. */
+const SECRET_HEADER = /^(cookie|proxy-authorization)$|auth|token|secret|key|signature|session/i;
 
 export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly retry: RetryPolicy;
+  private readonly policy: UrlPolicy;
+  private readonly agents: Agents;
+  /** For redirect hops: their lookup refuses hosts that resolve to internal addresses. */
+  private readonly redirectAgents: Agents;
 
   constructor(
     private readonly logger: Logger,
-    private readonly options: {
-      /** Every retry wait sleeps on this clock. */
-      clock: Clock;
-      credential?: Credential;
-      timeoutMs?: number;
-      retry?: Partial<RetryPolicy>;
-      userAgent?: string;
-    },
+    private readonly options: HttpClientOptions,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.policy = options.urlPolicy ?? STRICT_URL_POLICY;
+    const ca = options.ca === undefined ? undefined : [...rootCertificates, options.ca];
+    this.agents = agents({ ca });
+    this.redirectAgents = agents({ ca, lookup: this.policy.lookup });
     this.axios = axios.create({
       timeout: options.timeoutMs ?? 120_000,
       // We read every status ourselves, proxies from the environment are not followed, and
@@ -77,9 +142,8 @@ export class HttpClient {
       validateStatus: () => true,
       proxy: false,
       decompress: false,
+      // Redirects are followed by `follow`, which checks each hop.
       maxRedirects: 0,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
       headers: { 'User-Agent': options.userAgent ?? 'source-push-delivery-metrics' },
       transitional: { clarifyTimeoutError: true },
     });
@@ -87,43 +151,31 @@ export class HttpClient {
 
   /**
    * Sends a request, retrying 429, 5xx and network errors with exponential backoff and jitter
-   * (honouring Retry-After). Any other status is returned for the caller to interpret.
+   * (honouring Retry-After). Any other status is returned for the caller to interpret. A URL
+   * the policy refuses, a certificate that is not valid and an unknown host fail at once.
    */
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
-    const url = req.url;
-    const headers: Record<string, string> = { ...req.headers };
-    const cred = this.options.credential;
-    if (cred && req.credentials !== false) {
-      const u = new URL(url);
-      if (u.origin === cred.origin || (u.protocol === 'https:' && cred.alsoFor?.(u)))
-        Object.assign(headers, cred.headers);
-    }
+    const signal = anySignal(this.options.signal, req.signal);
+    this.checkUrl(req);
     const responseType = req.responseType ?? 'json';
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
-      let res: AxiosResponse | undefined;
+      if (signal?.aborted) throw cancelled(req);
+      let answer: Answer | undefined;
       let networkError: Error | undefined;
       try {
-        res = await this.axios.request({
-          method: req.method,
-          url,
-          headers,
-          params: req.params,
-          data: req.data,
-          timeout: req.timeoutMs,
-          responseType: responseType === 'stream' ? 'stream' : 'text',
-          // Downloads may redirect to storage; they carry no credential, so following is safe.
-          maxRedirects: req.credentials === false ? 5 : 0,
-          transformResponse: (d: unknown) => d,
-        });
+        answer = await this.attempt(req, signal);
       } catch (err) {
+        if (signal?.aborted) throw cancelled(req);
+        if (err instanceof ConnectorError) throw err;
         networkError = err as Error;
       }
+      const res = answer?.res;
       const retryable =
         networkError !== undefined || (res !== undefined && RETRYABLE_STATUS(res.status));
-      if (!retryable && res) return this.finish<T>(req, res, responseType);
+      if (!retryable && answer) return this.finish<T>(req, answer, responseType);
       const reason = networkError ? describeNetworkError(networkError) : `HTTP ${res!.status}`;
-      if (res && responseType === 'stream') (res.data as Readable).destroy();
+      if (res) discard(res);
       const delay = this.delayFor(attempt, res);
       if (attempt >= this.retry.maxAttempts || waited + delay > this.retry.maxTotalWaitMs) {
         const tried = `after ${attempt} attempt(s) over ${Math.round(waited / 1000)} s`;
@@ -134,15 +186,125 @@ export class HttpClient {
         }
         throw transientError(
           `${req.what} failed: ${reason} ${tried}.`,
-          `${req.method} ${safeUrl(url)}`,
+          `${req.method} ${safeUrl(req.url)}`,
         );
       }
       this.logger.warn(
-        `${req.what}: ${reason}; retry ${attempt} of ${this.retry.maxAttempts - 1} in ${(delay / 1000).toFixed(1)} s (${req.method} ${safeUrl(url)}).`,
+        `${req.what}: ${reason}; retry ${attempt} of ${this.retry.maxAttempts - 1} in ${(delay / 1000).toFixed(1)} s (${req.method} ${safeUrl(req.url)}).`,
       );
       waited += delay;
-      await this.options.clock.sleep(delay);
+      await this.pause(delay, signal);
     }
+  }
+
+  /** Every wait of the client, in one place. */
+  private pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return this.options.clock.sleep(ms, signal);
+  }
+
+  private checkUrl(req: HttpRequest): void {
+    let problem: string | undefined;
+    try {
+      problem = this.policy.requestProblem(new URL(req.url));
+    } catch {
+      problem = 'it is not a valid URL';
+    }
+    if (problem) throw refused(req, 'the URL', req.url, problem);
+  }
+
+  /** One try, redirects included, within its deadline. */
+  private async attempt(req: HttpRequest, signal: AbortSignal | undefined): Promise<Answer> {
+    const deadlineMs = req.deadlineMs ?? this.options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), deadlineMs);
+    try {
+      // A non-stream body is read before axios resolves, so the deadline covers it too.
+      return await this.follow(req, anySignal(signal, deadline.signal)!);
+    } catch (err) {
+      if (deadline.signal.aborted && !signal?.aborted) throw deadlineError(deadlineMs);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends the request and follows its redirects, each hop checked by the URL policy and sent
+   * without credentials. Only GET and HEAD are followed: a POST body may carry a secret
+   * (Pushwoosh's token), and a 3xx to a POST goes back to the caller.
+   */
+  private async follow(req: HttpRequest, signal: AbortSignal): Promise<Answer> {
+    let url = req.url;
+    let res = await this.send(req, { url, headers: this.headersFor(req), first: true }, signal);
+    for (let hops = 0; ; hops++) {
+      const next = redirectTarget(req, res, url);
+      if (!next) return { res, url };
+      discard(res);
+      if (hops === MAX_REDIRECTS) {
+        throw systemError(
+          `${req.what}: gave up after ${MAX_REDIRECTS} redirects in a row.`,
+          `${req.method} ${safeUrl(req.url)}`,
+        );
+      }
+      const problem = this.policy.redirectProblem(new URL(url), next);
+      if (problem) throw refused(req, 'the redirect to', next.href, problem);
+      url = next.href;
+      const headers = redirectHeaders(req.headers, this.options.credential);
+      res = await this.send(req, { url, headers, first: false }, signal);
+    }
+  }
+
+  private async send(
+    req: HttpRequest,
+    hop: { url: string; headers: Record<string, string>; first: boolean },
+    signal: AbortSignal,
+  ): Promise<AxiosResponse> {
+    try {
+      return await this.axios.request({
+        method: req.method,
+        url: hop.url,
+        headers: hop.headers,
+        // A redirect's Location is the whole next URL, and only GET and HEAD are redirected.
+        params: hop.first ? req.params : undefined,
+        data: hop.first ? req.data : undefined,
+        timeout: req.timeoutMs,
+        signal,
+        responseType: req.responseType === 'stream' ? 'stream' : 'text',
+        transformResponse: (d: unknown) => d,
+        ...(hop.first ? this.agents : this.redirectAgents),
+      });
+    } catch (err) {
+      throw this.permanentError(req, hop.url, err) ?? err;
+    }
+  }
+
+  /** A network error no retry can fix, as the error to throw; undefined for the others. */
+  private permanentError(req: HttpRequest, url: string, err: unknown): ConnectorError | undefined {
+    const refusal = policyErrorOf(err);
+    if (refusal) return refused(req, 'the redirect to', url, refusal.message);
+    const u = new URL(url);
+    const problem = permanentProblem(err, u.host);
+    if (!problem) return undefined;
+    const internal = `${req.method} ${safeUrl(url)}`;
+    if (this.policy.isApiOrigin(u)) {
+      const field = this.options.apiUrlField ?? 'the API URL';
+      return configError(
+        `${req.what} failed: ${problem}; it is not retried. Check ${field}.`,
+        internal,
+      );
+    }
+    return systemError(`${req.what} failed: ${problem}; it is not retried.`, internal);
+  }
+
+  private headersFor(req: HttpRequest): Record<string, string> {
+    const headers: Record<string, string> = { ...req.headers };
+    const cred = this.options.credential;
+    if (cred && req.credentials !== false) {
+      const u = new URL(req.url);
+      if (u.origin === cred.origin || (u.protocol === 'https:' && cred.alsoFor?.(u)))
+        Object.assign(headers, cred.headers);
+    }
+    return headers;
   }
 
   private delayFor(attempt: number, res: AxiosResponse | undefined): number {
@@ -152,32 +314,103 @@ export class HttpClient {
     return after === undefined ? jittered : Math.max(after, jittered);
   }
 
-  private finish<T>(req: HttpRequest, res: AxiosResponse, responseType: string): HttpResponse<T> {
+  private finish<T>(req: HttpRequest, answer: Answer, responseType: string): HttpResponse<T> {
+    const { res, url } = answer;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers))
       if (v !== undefined && v !== null) headers[k.toLowerCase()] = String(v);
+    const ok = res.status >= 200 && res.status < 300;
+    const download = responseType === 'stream' || req.credentials === false;
     let data: unknown = res.data;
-    if (responseType === 'json') {
-      const text = typeof data === 'string' ? data : '';
-      if (res.status >= 200 && res.status < 300) {
-        try {
-          data = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          throw new ConnectorError(
-            `${req.what} answered HTTP ${res.status} with a body that is not JSON: ${snippet(text)}`,
-            'system_error',
-          );
-        }
-      } else {
-        // Error bodies are kept as JSON when they are, as text otherwise.
-        try {
-          data = JSON.parse(text);
-        } catch {
-          data = text;
-        }
-      }
+    if (download && !ok) data = withoutBody(res);
+    else if (responseType === 'stream') {
+      data = watchThroughput(
+        res.data as Readable,
+        this.options.minThroughput ?? DEFAULT_MIN_THROUGHPUT,
+      );
+    } else if (responseType === 'json') data = parseJson(req, res.status, data, download);
+    return { status: res.status, headers, data: data as T, url };
+  }
+}
+
+function agents(options: http.AgentOptions & https.AgentOptions): Agents {
+  return {
+    httpAgent: new http.Agent({ keepAlive: true, ...options }),
+    httpsAgent: new https.Agent({ keepAlive: true, ...options }),
+  };
+}
+
+/** The signal that aborts when any of `signals` does. */
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return present.length > 1 ? AbortSignal.any(present) : present[0];
+}
+
+function cancelled(req: HttpRequest): ConnectorError {
+  return transientError(`${req.what} was cancelled.`, `${req.method} ${safeUrl(req.url)}`);
+}
+
+function refused(req: HttpRequest, target: string, url: string, problem: string): ConnectorError {
+  return systemError(
+    `${req.what}: ${target} ${safeUrl(url)} is refused: ${problem}.`,
+    `${req.method} ${safeUrl(req.url)}`,
+  );
+}
+
+/** Where a redirect answer leads, if it is one this client follows. */
+function redirectTarget(req: HttpRequest, res: AxiosResponse, url: string): URL | undefined {
+  if (!REDIRECT_STATUS.has(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    return undefined;
+  }
+  const location: unknown = res.headers.location;
+  if (typeof location !== 'string' || location === '') return undefined;
+  try {
+    return new URL(location, url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The caller's headers for a redirect hop: no credential, nothing that looks like one. */
+function redirectHeaders(
+  headers: Record<string, string> = {},
+  credential: Credential | undefined,
+): Record<string, string> {
+  const own = new Set(Object.keys(credential?.headers ?? {}).map((k) => k.toLowerCase()));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !own.has(k.toLowerCase()) && !SECRET_HEADER.test(k)),
+  );
+}
+
+/** Drops an answer's body that will not be read. */
+function discard(res: AxiosResponse): void {
+  if (res.data instanceof Readable) res.data.destroy();
+}
+
+/** A download's error body, replaced by an empty one of the same type. */
+function withoutBody(res: AxiosResponse): unknown {
+  if (!(res.data instanceof Readable)) return '';
+  res.data.destroy();
+  return Readable.from([]);
+}
+
+function parseJson(req: HttpRequest, status: number, body: unknown, download: boolean): unknown {
+  const text = typeof body === 'string' ? body : '';
+  if (status >= 200 && status < 300) {
+    try {
+      return text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // A download's body is data, not a message: it is never quoted.
+      throw systemError(
+        `${req.what} answered HTTP ${status} with a body that is not JSON${download ? '.' : `: ${snippet(text)}`}`,
+      );
     }
-    return { status: res.status, headers, data: data as T, url: req.url };
+  }
+  // Error bodies are kept as JSON when they are, as text otherwise.
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 
@@ -188,11 +421,6 @@ export function retryAfterMs(value: unknown, now = Date.now()): number | undefin
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
   const t = Date.parse(s);
   return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
-}
-
-function describeNetworkError(err: Error): string {
-  const code = (err as { code?: string }).code;
-  return code ? `network error ${code} (${err.message})` : `network error (${err.message})`;
 }
 
 /** The start of a body for an error message: one line, bounded. */

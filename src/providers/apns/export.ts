@@ -2,7 +2,7 @@ import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { ApnsConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import { HttpClient, snippet } from '../../http/client';
+import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day } from '../../util/time';
@@ -34,6 +34,7 @@ const isAppleHost = (u: URL) => /(^|\.)(apple\.com|icloud\.com)$/.test(u.hostnam
 export function apnsClient(apns: ApnsConfig, token: string, logger: Logger, clock: Clock) {
   return new HttpClient(logger, {
     clock,
+    ...apiUrlOptions(apns.api_url, 'apns.api_url'),
     credential: {
       origin: new URL(apns.api_url).origin,
       headers: { [TOKEN_HEADER]: token },

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import { HttpClient, snippet } from '../../http/client';
+import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor } from '../../http/error-table';
 import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
@@ -75,6 +75,7 @@ export class OneSignalAppClient {
     this.errors = errorTable(app.index);
     this.http = new HttpClient(logger, {
       clock,
+      ...apiUrlOptions(apiUrl, 'onesignal.api_url'),
       credential: {
         origin: new URL(apiUrl).origin,
         headers: { Authorization: `Key ${app.apiKey}` },

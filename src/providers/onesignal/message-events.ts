@@ -3,7 +3,7 @@ import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
-import { HttpClient } from '../../http/client';
+import { apiUrlOptions, HttpClient } from '../../http/client';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { TIME_CURSOR } from '../../sync/state';
 import { timeWindowStart } from '../../sync/window';
@@ -127,7 +127,10 @@ export function messageEventsStream(
       );
       const repo = client.exportRepository(message, (ms) => rate.learn(rows, ms));
       const engine = ExportEngine.fromConfig(config, {
-        http: new HttpClient(ctx.logger, { clock }),
+        http: new HttpClient(ctx.logger, {
+          clock,
+          ...apiUrlOptions(onesignal.api_url, 'onesignal.api_url'),
+        }),
         logger: ctx.logger,
         clock,
       });

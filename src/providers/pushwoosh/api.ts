@@ -3,7 +3,7 @@ import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { PushwooshConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
-import { HttpClient, snippet } from '../../http/client';
+import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import type { Clock } from '../../util/clock';
 import type { Day } from '../../util/time';
 
@@ -43,6 +43,7 @@ export class PushwooshApi {
   ) {
     this.http = new HttpClient(logger, {
       clock,
+      ...apiUrlOptions(cfg.api_url, 'pushwoosh.api_url'),
       credential: {
         origin: new URL(cfg.api_url).origin,
         headers: { Authorization: `Token ${cfg.api_token}` },

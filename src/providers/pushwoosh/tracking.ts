@@ -1,7 +1,7 @@
 import type { Config, PushwooshConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
-import { HttpClient } from '../../http/client';
+import { apiUrlOptions, HttpClient } from '../../http/client';
 import { PageGuard } from '../../http/paging';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { DAY_CURSOR } from '../../sync/state';
@@ -70,7 +70,14 @@ export function trackingStream(
       if (mode !== 'tracking_log') return undefined;
       const engine = ExportEngine.fromConfig(
         config,
-        { http: new HttpClient(ctx.logger, { clock }), logger: ctx.logger, clock },
+        {
+          http: new HttpClient(ctx.logger, {
+            clock,
+            ...apiUrlOptions(pushwoosh.api_url, 'pushwoosh.api_url'),
+          }),
+          logger: ctx.logger,
+          clock,
+        },
         // getResults is polled; a public client waits 30 s between calls.
         { pollInitialMs: 5000, pollIntervalMs: 10_000 },
       );
