@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
@@ -8,43 +6,10 @@ import { HttpClient, retryAfterMs } from '../../src/http/client';
 import { RateLimiter } from '../../src/http/rate-limiter';
 import { safeUrl } from '../../src/http/urls';
 import { scaledClock } from '../../src/util/clock';
+import { reset, ScriptedServer, status } from '../support/scripted-server';
 
 /** Every wait of these tests takes a hundredth of its real length. */
 const FAST = scaledClock(0.01);
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-/** A tiny real server whose behaviour each test scripts, one handler per request. */
-class ScriptedServer {
-  server = http.createServer((req, res) => {
-    this.seen.push({ url: req.url ?? '', headers: req.headers, at: Date.now() });
-    const h =
-      this.script.shift() ??
-      ((_q, r) => r.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
-    h(req, res);
-  });
-  script: Handler[] = [];
-  seen: { url: string; headers: http.IncomingHttpHeaders; at: number }[] = [];
-  url = '';
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-  reset(...script: Handler[]): void {
-    this.script = script;
-    this.seen = [];
-  }
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
-
-const status =
-  (code: number, headers: Record<string, string> = {}, body = '{}'): Handler =>
-  (_q, r) =>
-    r.writeHead(code, headers).end(body);
-const reset: Handler = (req) => req.socket.destroy();
 
 describe('HttpClient', () => {
   const api = new ScriptedServer();
