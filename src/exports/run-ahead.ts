@@ -16,7 +16,8 @@ export async function* runAhead<I, T>(
   const started: Promise<Outcome<I, T>>[] = [];
   const launch = (i: number) => {
     const item = items[i];
-    started[i] = start(item).then(
+    // A start that throws at once fails its own item, like one that rejects.
+    started[i] = new Promise<T>((resolve) => resolve(start(item))).then(
       (value) => ({ item, ok: true as const, value }),
       (error: unknown) => ({ item, ok: false as const, error }),
     );

@@ -91,7 +91,10 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
     };
     const units = await def.plan(ctx);
     const failed = new Map<string | undefined, ConnectorError>();
-    const dispose = (f: F) => def.dispose?.(f).catch(() => undefined);
+    const dispose = (f: F) =>
+      Promise.resolve()
+        .then(() => def.dispose?.(f))
+        .catch(() => undefined);
     const outcomes = runAhead(
       units,
       (u) =>
