@@ -234,6 +234,28 @@ describe('MessageWriter', () => {
   });
 });
 
+describe('MessageWriter on a stream that goes away', () => {
+  it('a wait for drain ends when the stream closes, and later output is dropped', async () => {
+    let writes = 0;
+    const stuck = new Writable({
+      highWaterMark: 1024,
+      write(_chunk, _enc, _cb) {
+        writes++; // never completes: the reader stopped reading
+      },
+    });
+    const w = new MessageWriter(stuck, new Redactor());
+    let wait: Promise<void> | undefined;
+    for (let i = 0; i < 5000 && !wait; i++) wait = w.record('"s"', { i, pad: 'x'.repeat(100) }, 1);
+    assert.ok(wait, 'waiting for drain');
+    stuck.destroy();
+    await wait;
+    const before = writes;
+    assert.equal(await w.log('INFO', 'after the close'), undefined);
+    await w.close();
+    assert.equal(writes, before);
+  });
+});
+
 describe('state and catalog inputs', () => {
   it('reads the platform list and the empty forms', () => {
     assert.equal(parseStateInput('').size, 0);
