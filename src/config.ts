@@ -80,10 +80,10 @@ const TYPE_WORDS: Record<string, string> = {
   integer: 'an integer',
 };
 
-/** `hide`: say only the kind of the value, never the value (a secret, or near one). */
-function describe(err: ErrorObject, hide: boolean): string {
+/** `show` says what the message may tell of the value. */
+function describe(err: ErrorObject, show: (value: unknown) => string): string {
   const field = fieldPath(err.instancePath);
-  const got = hide ? kindOf(err.data) : shown(err.data);
+  const got = show(err.data);
   switch (err.keyword) {
     case 'required':
       return `${fieldPath(err.instancePath, (err.params as { missingProperty: string }).missingProperty)} is required`;
@@ -117,19 +117,26 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-function checkApiUrl(field: string, value: unknown, fallback: string, problems: string[]): string {
+/** `show` says what a message may tell of a value (see `parseConfig`). */
+function checkApiUrl(
+  field: string,
+  value: unknown,
+  fallback: string,
+  problems: string[],
+  show: (value: unknown) => string,
+): string {
   // Another type is reported by the schema.
   if (typeof value !== 'string' || value === '') return fallback;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    problems.push(`${field} is not a valid URL (got ${shown(value)})`);
+    problems.push(`${field} is not a valid URL (got ${show(value)})`);
     return fallback;
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
     problems.push(
-      `${field} must use https:// (http:// is allowed only for a loopback host) (got ${shown(value)})`,
+      `${field} must use https:// (http:// is allowed only for a loopback host) (got ${show(value)})`,
     );
   }
   return value.replace(/\/+$/, '');
@@ -149,15 +156,16 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
   const hideAll = secretsOf(schema, raw).some(
     (s) => s.length > 0 && s.length < MIN_REDACTED_LENGTH,
   );
+  const show = hideAll ? kindOf : shown;
   const problems = validate(spec, raw)
     .filter((e) => e.keyword !== 'if')
-    .map((e) => describe(e, hideAll || isSecret(e, secretFields)));
+    .map((e) => describe(e, isSecret(e, secretFields) ? kindOf : show));
   const c = raw as Record<string, unknown> & Partial<Config>;
   if (!c.apns && !c.onesignal && !c.pushwoosh) {
     problems.push('at least one provider must be configured: apns, onesignal or pushwoosh');
   }
   if (typeof c.start_date === 'string' && isValidDay(c.start_date) && c.start_date > todayUtc()) {
-    problems.push(`start_date must not be in the future (got ${shown(c.start_date)})`);
+    problems.push(`start_date must not be in the future (got ${show(c.start_date)})`);
   }
   const config: Config = {
     lookback_days: typeof c.lookback_days === 'number' ? c.lookback_days : 3,
@@ -173,7 +181,7 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     const a = c.apns;
     config.apns = {
       ...a,
-      api_url: checkApiUrl('apns.api_url', a.api_url, DEFAULT_URLS.apns, problems),
+      api_url: checkApiUrl('apns.api_url', a.api_url, DEFAULT_URLS.apns, problems, show),
     };
     if (!a.delivery_metrics_token && !a.broadcast_app_token && !a.broadcast_channel_token) {
       problems.push(
@@ -185,7 +193,7 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     const o = c.onesignal;
     config.onesignal = {
       ...o,
-      api_url: checkApiUrl('onesignal.api_url', o.api_url, DEFAULT_URLS.onesignal, problems),
+      api_url: checkApiUrl('onesignal.api_url', o.api_url, DEFAULT_URLS.onesignal, problems, show),
     };
   }
   if (isObject(c.pushwoosh)) {
@@ -193,7 +201,7 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     config.pushwoosh = {
       ...p,
       log_api: p.log_api === 'tracking_log' ? 'tracking_log' : 'message_log',
-      api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems),
+      api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems, show),
     };
   }
   if (problems.length) {

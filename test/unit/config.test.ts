@@ -108,10 +108,15 @@ describe('parseConfig never echoes a secret', () => {
   it('rejects a secret shorter than the minimum, and then shows no value at all', () => {
     const short = 'x9Q';
     const msg = problemsOf({
-      pushwoosh: { api_token: short, application_code: `${short}-bad` },
+      pushwoosh: {
+        api_token: short,
+        application_code: `${short}-bad`,
+        api_url: `http://${short}.example.com`,
+      },
     });
     assert.match(msg, /pushwoosh\.api_token is too short to be valid/);
     assert.match(msg, /pushwoosh\.application_code must be XXXXX-XXXXX \(got a string\)/);
+    assert.match(msg, /pushwoosh\.api_url must use https:\/\/ .* \(got a string\)/);
     assert.equal(msg.includes(short), false);
     // 4..7 characters: redactable, but still below the spec's minimum.
     assert.match(
