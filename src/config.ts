@@ -1,8 +1,10 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { configError } from './airbyte/errors';
 import type { JsonObject } from './airbyte/protocol';
+import { kindOf, MIN_REDACTED_LENGTH, secretFieldNames, secretsOf, shown } from './airbyte/redact';
 import { isLoopbackHost } from './http/urls';
 import { readJsonResource } from './resources';
+import { isObject } from './util/json';
 import { isValidDay, todayUtc } from './util/time';
 
 export interface ApnsConfig {
@@ -73,47 +75,65 @@ function fieldPath(instancePath: string, child?: string): string {
   );
 }
 
-function describe(err: ErrorObject, secret: boolean): string {
+const TYPE_WORDS: Record<string, string> = {
+  array: 'a list',
+  object: 'an object',
+  integer: 'an integer',
+};
+
+/** `show` says what the message may tell of the value. */
+function describe(err: ErrorObject, show: (value: unknown) => string): string {
   const field = fieldPath(err.instancePath);
-  const shown = secret ? '' : ` (got ${JSON.stringify(err.data)})`;
+  const got = show(err.data);
   switch (err.keyword) {
     case 'required':
       return `${fieldPath(err.instancePath, (err.params as { missingProperty: string }).missingProperty)} is required`;
-    case 'type':
-      return `${field} must be ${(err.params as { type: string }).type}${shown}`;
+    case 'type': {
+      const type = (err.params as { type: string }).type;
+      return `${field} must be ${TYPE_WORDS[type] ?? `a ${type}`}, got ${got}`;
+    }
     case 'pattern': {
       const descriptor = (err.parentSchema as { pattern_descriptor?: string } | undefined)
         ?.pattern_descriptor;
-      return `${field} must be ${descriptor ?? `like ${(err.params as { pattern: string }).pattern}`}${shown}`;
+      return `${field} must be ${descriptor ?? `like ${(err.params as { pattern: string }).pattern}`} (got ${got})`;
     }
     case 'format':
-      return `${field} must be a real date written YYYY-MM-DD${shown}`;
+      return `${field} must be a real date written YYYY-MM-DD (got ${got})`;
     case 'minLength':
       return `${field} is too short to be valid`;
     case 'minItems':
       return `${field} must list at least ${(err.params as { limit: number }).limit} item(s)`;
     default:
-      return `${field} ${err.message ?? 'is invalid'}${shown}`;
+      return `${field} ${err.message ?? 'is invalid'} (got ${got})`;
   }
 }
 
+/** Whether an error must not show its value: it is at or under a secret field. */
+function isSecret(err: ErrorObject, secretFields: Set<string>): boolean {
+  if ((err.parentSchema as { airbyte_secret?: boolean } | undefined)?.airbyte_secret) return true;
+  return err.instancePath.split('/').some((part) => secretFields.has(part));
+}
+
+/** `show` says what a message may tell of a value (see `parseConfig`). */
 function checkApiUrl(
   field: string,
-  value: string | undefined,
+  value: unknown,
   fallback: string,
   problems: string[],
+  show: (value: unknown) => string,
 ): string {
-  if (value === undefined || value === '') return fallback;
+  // Another type is reported by the schema.
+  if (typeof value !== 'string' || value === '') return fallback;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    problems.push(`${field} is not a valid URL (got ${JSON.stringify(value)})`);
+    problems.push(`${field} is not a valid URL (got ${show(value)})`);
     return fallback;
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     problems.push(
-      `${field} must use https:// (http:// is allowed only for a loopback host) (got ${JSON.stringify(value)})`,
+      `${field} must use https:// (http:// is allowed only for a loopback host) (got ${show(value)})`,
     );
   }
   return value.replace(/\/+$/, '');
@@ -124,24 +144,25 @@ function checkApiUrl(
  * defaults. Every problem is reported at once, each naming its field.
  */
 export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isObject(raw)) {
     throw configError('The configuration must be a JSON object.');
   }
-  const errors = validate(spec, raw);
-  const problems = errors
+  const schema = spec.connectionSpecification;
+  const secretFields = secretFieldNames(schema);
+  // A secret too short to be redacted could hide in any value shown: then none is shown.
+  const hideAll = secretsOf(schema, raw).some(
+    (s) => s.length > 0 && s.length < MIN_REDACTED_LENGTH,
+  );
+  const show = hideAll ? kindOf : shown;
+  const problems = validate(spec, raw)
     .filter((e) => e.keyword !== 'if')
-    .map((e) =>
-      describe(
-        e,
-        (e.parentSchema as { airbyte_secret?: boolean } | undefined)?.airbyte_secret === true,
-      ),
-    );
+    .map((e) => describe(e, isSecret(e, secretFields) ? kindOf : show));
   const c = raw as Record<string, unknown> & Partial<Config>;
   if (!c.apns && !c.onesignal && !c.pushwoosh) {
     problems.push('at least one provider must be configured: apns, onesignal or pushwoosh');
   }
   if (typeof c.start_date === 'string' && isValidDay(c.start_date) && c.start_date > todayUtc()) {
-    problems.push(`start_date must not be in the future (got ${JSON.stringify(c.start_date)})`);
+    problems.push(`start_date must not be in the future (got ${show(c.start_date)})`);
   }
   const config: Config = {
     lookback_days: typeof c.lookback_days === 'number' ? c.lookback_days : 3,
@@ -153,11 +174,11 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
       typeof c.export_timeout_minutes === 'number' ? c.export_timeout_minutes : 120,
   };
   if (typeof c.start_date === 'string' && c.start_date !== '') config.start_date = c.start_date;
-  if (c.apns && typeof c.apns === 'object') {
+  if (isObject(c.apns)) {
     const a = c.apns;
     config.apns = {
       ...a,
-      api_url: checkApiUrl('apns.api_url', a.api_url, DEFAULT_URLS.apns, problems),
+      api_url: checkApiUrl('apns.api_url', a.api_url, DEFAULT_URLS.apns, problems, show),
     };
     if (!a.delivery_metrics_token && !a.broadcast_app_token && !a.broadcast_channel_token) {
       problems.push(
@@ -165,19 +186,19 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
       );
     }
   }
-  if (c.onesignal && typeof c.onesignal === 'object') {
+  if (isObject(c.onesignal)) {
     const o = c.onesignal;
     config.onesignal = {
       ...o,
-      api_url: checkApiUrl('onesignal.api_url', o.api_url, DEFAULT_URLS.onesignal, problems),
+      api_url: checkApiUrl('onesignal.api_url', o.api_url, DEFAULT_URLS.onesignal, problems, show),
     };
   }
-  if (c.pushwoosh && typeof c.pushwoosh === 'object') {
+  if (isObject(c.pushwoosh)) {
     const p = c.pushwoosh;
     config.pushwoosh = {
       ...p,
       log_api: p.log_api === 'tracking_log' ? 'tracking_log' : 'message_log',
-      api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems),
+      api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems, show),
     };
   }
   if (problems.length) {

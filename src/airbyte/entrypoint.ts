@@ -4,7 +4,7 @@ import type { Logger } from './logger';
 import { AirbyteLogger, MessageWriter } from './output';
 import type { AirbyteStream, JsonObject } from './protocol';
 import { runRead } from './read';
-import { Redactor } from './redact';
+import { processRedactor, type Redactor } from './redact';
 import type { Stream } from './stream';
 
 /** What a source provides; the entrypoint does the rest of the protocol. */
@@ -80,8 +80,8 @@ export async function runCli<C>(
   source: Source<C>,
   stdout: NodeJS.WritableStream = process.stdout,
   stderr: NodeJS.WritableStream = process.stderr,
+  redactor: Redactor = processRedactor,
 ): Promise<number> {
-  const redactor = new Redactor();
   const writer = new MessageWriter(stdout, redactor);
   const logger = new AirbyteLogger(writer);
   let code = 0;
@@ -92,7 +92,9 @@ export async function runCli<C>(
     if (command === 'spec') {
       await writer.message({ type: 'SPEC', spec: source.spec() as unknown as JsonObject });
     } else {
-      const rawConfig = parseJsonInput(readInputFile(args.flags.config, 'config'), 'config');
+      const path = args.flags.config;
+      const rawConfig = parseJsonInput(readInputFile(path, 'config'), 'config', path);
+      // Before validation, whose messages may quote values.
       for (const s of source.secrets(rawConfig)) redactor.add(s);
       if (command === 'check') {
         code = await check(source, rawConfig, writer, logger);
@@ -105,9 +107,12 @@ export async function runCli<C>(
             catalog: { streams: streams.map(catalogEntry) } as unknown as JsonObject,
           });
         } else {
-          const catalog = parseCatalogInput(readInputFile(args.flags.catalog, 'catalog'));
+          const catalog = parseCatalogInput(
+            readInputFile(args.flags.catalog, 'catalog'),
+            args.flags.catalog,
+          );
           const states = args.flags.state
-            ? parseStateInput(readInputFile(args.flags.state, 'state'))
+            ? parseStateInput(readInputFile(args.flags.state, 'state'), args.flags.state)
             : new Map();
           const { streams, unavailable } = source.streams(config, logger);
           const ok = await runRead({ streams, unavailable, catalog, states }, writer, logger);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { configError } from './errors';
+import { isObject, jsonSyntaxError } from '../util/json';
 import type { ConfiguredAirbyteCatalog, SyncMode } from './protocol';
+import { kindOf, shown } from './redact';
 
 /** Reads a file the platform handed us; a missing or unreadable one is a config_error naming it. */
 export function readInputFile(path: string, what: string): string {
@@ -18,39 +20,43 @@ export function readInputFile(path: string, what: string): string {
   }
 }
 
-export function parseJsonInput(text: string, what: string): unknown {
+/**
+ * Parses an input file. A syntax error names the file, line and column only: JSON.parse's own
+ * message quotes the text around the error, which may be a secret.
+ */
+export function parseJsonInput(text: string, what: string, path?: string): unknown {
+  const json = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw configError(`The ${what} file is not valid JSON: ${(err as Error).message}.`);
+    return JSON.parse(json);
+  } catch {
+    const at = jsonSyntaxError(json);
+    const where = at ? `: ${at.reason} at line ${at.line}, column ${at.column}` : '';
+    const file = path === undefined ? '' : ` (${JSON.stringify(path)})`;
+    throw configError(`The ${what} file is not valid JSON${where}${file}.`);
   }
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  !!v && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * The platform's state: a list of per-stream states. An empty file, `[]` or `{}` mean none.
  * Returns the raw `stream_state` of each stream; each stream validates its own shape.
  */
-export function parseStateInput(text: string): Map<string, unknown> {
+export function parseStateInput(text: string, path?: string): Map<string, unknown> {
   const states = new Map<string, unknown>();
   if (text.trim() === '') return states;
-  const raw = parseJsonInput(text, 'state');
+  const raw = parseJsonInput(text, 'state', path);
   if (isObject(raw) && Object.keys(raw).length === 0) return states;
   if (!Array.isArray(raw)) {
     throw configError(
       'The state must be a list of per-stream states ([{"type":"STREAM","stream":{...}}]); this one is ' +
         (isObject(raw)
           ? 'an object in the legacy per-connection format, which this connector does not read'
-          : `a ${typeof raw}`) +
+          : kindOf(raw)) +
         '. Reset the connection state, or pass a list of STREAM states.',
     );
   }
   raw.forEach((entry, i) => {
     const where = `State entry ${i}`;
-    if (!isObject(entry))
-      throw configError(`${where} must be an object, not ${JSON.stringify(entry)}.`);
+    if (!isObject(entry)) throw configError(`${where} must be an object, not ${kindOf(entry)}.`);
     const type = entry.type ?? (entry.stream ? 'STREAM' : entry.global ? 'GLOBAL' : 'LEGACY');
     if (type !== 'STREAM') {
       throw configError(
@@ -70,7 +76,7 @@ export function parseStateInput(text: string): Map<string, unknown> {
     if (value === undefined || value === null) return;
     if (!isObject(value)) {
       throw configError(
-        `${where} (stream ${name}) has a stream_state that is not an object: ${JSON.stringify(value)}.`,
+        `${where} (stream ${name}) has a stream_state that is not an object: ${kindOf(value)}.`,
       );
     }
     states.set(name, value);
@@ -80,8 +86,8 @@ export function parseStateInput(text: string): Map<string, unknown> {
 
 const SYNC_MODES: SyncMode[] = ['full_refresh', 'incremental'];
 
-export function parseCatalogInput(text: string): ConfiguredAirbyteCatalog {
-  const raw = parseJsonInput(text, 'catalog');
+export function parseCatalogInput(text: string, path?: string): ConfiguredAirbyteCatalog {
+  const raw = parseJsonInput(text, 'catalog', path);
   if (!isObject(raw) || !Array.isArray(raw.streams)) {
     throw configError(
       'The catalog must be a JSON object with a "streams" list (a ConfiguredAirbyteCatalog).',
@@ -100,7 +106,7 @@ export function parseCatalogInput(text: string): ConfiguredAirbyteCatalog {
     }
     if (!SYNC_MODES.includes(entry.sync_mode as SyncMode)) {
       throw configError(
-        `Catalog stream '${stream.name}' has sync_mode ${JSON.stringify(entry.sync_mode)}; expected full_refresh or incremental.`,
+        `Catalog stream '${stream.name}' has sync_mode ${shown(entry.sync_mode)}; expected full_refresh or incremental.`,
       );
     }
     if (seen.has(stream.name)) throw configError(`Catalog lists stream '${stream.name}' twice.`);

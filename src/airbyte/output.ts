@@ -17,11 +17,20 @@ export class MessageWriter {
   private chunks: string[] = [];
   private size = 0;
   private drain: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+  /** The stream closed under us (the reader went away): nothing more can be delivered. */
+  private gone = false;
 
   constructor(
     private readonly out: NodeJS.WritableStream,
     readonly redactor: Redactor,
-  ) {}
+  ) {
+    // A wait for 'drain' must not hang on a stream that will never drain.
+    out.once('close', () => {
+      this.gone = true;
+      this.release?.();
+    });
+  }
 
   /** Emits a RECORD. Returns a promise only when the caller must wait for the consumer. */
   record(streamJson: string, data: unknown, emittedAt: number): Promise<void> | undefined {
@@ -105,13 +114,14 @@ export class MessageWriter {
       const text = this.chunks.length === 1 ? this.chunks[0] : this.chunks.join('');
       this.chunks = [];
       this.size = 0;
-      if (!this.out.write(text) && !this.drain) {
-        this.drain = new Promise((resolve) =>
-          this.out.once('drain', () => {
-            this.drain = undefined;
+      if (!this.gone && !this.out.write(text) && !this.drain) {
+        this.drain = new Promise((resolve) => {
+          this.release = () => {
+            this.drain = this.release = undefined;
             resolve();
-          }),
-        );
+          };
+          this.out.once('drain', this.release);
+        });
       }
     }
     return this.drain;
@@ -120,6 +130,7 @@ export class MessageWriter {
   /** Flushes and waits until the data has been handed to the OS. */
   async close(): Promise<void> {
     await this.flush();
+    if (this.gone) return;
     await new Promise<void>((resolve) => this.out.write('', () => resolve()));
   }
 

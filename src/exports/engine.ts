@@ -9,6 +9,7 @@ import type { Logger } from '../airbyte/logger';
 import type { HttpClient } from '../http/client';
 import { safeUrl } from '../http/urls';
 import type { Clock } from '../util/clock';
+import { shutdown } from '../util/shutdown';
 import type { DownloadSource, ExportRepository, JobStatus } from './job';
 import type { JobTracker } from './tracker';
 
@@ -218,7 +219,12 @@ export class ExportEngine {
     }
     const dir = await mkdtemp(join(tmpdir(), 'spdm-'));
     const path = join(dir, 'export.bin');
-    const dispose = () => rm(dir, { recursive: true, force: true });
+    // A shutdown deletes the file too, even while it is being written or parsed.
+    const forget = shutdown.onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const dispose = async () => {
+      forget();
+      await rm(dir, { recursive: true, force: true });
+    };
     try {
       let bytes = 0;
       const limit = this.options.maxFileBytes;

@@ -6,6 +6,8 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { ConnectorError, configError, systemError, transientError } from '../airbyte/errors';
 import type { Logger } from '../airbyte/logger';
 import type { Clock } from '../util/clock';
+import { shutdown } from '../util/shutdown';
+import { clip } from '../airbyte/redact';
 import { deadlineError, describeNetworkError, permanentProblem, policyErrorOf } from './network';
 import { DEFAULT_MIN_THROUGHPUT, type MinThroughput, watchThroughput } from './throughput';
 import { safeUrl, STRICT_URL_POLICY, type UrlPolicy, urlPolicyFor } from './urls';
@@ -155,7 +157,8 @@ export class HttpClient {
    * the policy refuses, a certificate that is not valid and an unknown host fail at once.
    */
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
-    const signal = anySignal(this.options.signal, req.signal);
+    // A process shutdown (SIGTERM, SIGINT) aborts every request and retry wait at once.
+    const signal = anySignal(this.options.signal ?? shutdown.signal, req.signal);
     this.checkUrl(req);
     const responseType = req.responseType ?? 'json';
     let waited = 0;
@@ -426,6 +429,6 @@ export function retryAfterMs(value: unknown, now = Date.now()): number | undefin
 /** The start of a body for an error message: one line, bounded. */
 export function snippet(body: unknown, max = 300): string {
   const text = typeof body === 'string' ? body : (JSON.stringify(body) ?? '');
-  const one = text.replace(/\s+/g, ' ').trim();
-  return one.length > max ? `${one.slice(0, max)}…` : one || '(empty)';
+  // Redacted before it is cut, so no half of a secret survives the cut.
+  return clip(text.replace(/\s+/g, ' ').trim(), max) || '(empty)';
 }

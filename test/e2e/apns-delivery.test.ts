@@ -386,7 +386,7 @@ describe('apns_delivery_metrics end to end', () => {
         },
       });
       const msg = r.messages[0].connectionStatus.message as string;
-      assert.match(msg, /apns\.delivery_metrics_token must be string/);
+      assert.match(msg, /apns\.delivery_metrics_token must be a string, got a number/);
       assert.equal(msg.includes('12345678'), false);
     });
     it('bad state: garbage, legacy and a bad date are config errors', async () => {

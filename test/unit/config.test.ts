@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { connectorConfig } from '../../emulator/fixtures';
 import { ConnectorError } from '../../src/airbyte/errors';
-import { parseConfig } from '../../src/config';
+import { MIN_REDACTED_LENGTH, secretsOf } from '../../src/airbyte/redact';
+import { loadSpec, parseConfig } from '../../src/config';
+import { readRepoFile, repoPath } from '../support/repo';
 
 const base = (api_url?: string) => ({
   apns: {
@@ -48,5 +52,106 @@ describe('parseConfig', () => {
       () => parseConfig({ ...base(), start_date: '2026-02-30' }),
       /start_date must be a real date/,
     );
+  });
+});
+
+const TOKEN = 'pw-secret-Zr2WmB7yHcN4sEd8';
+const KEY = 'os-secret-Pts0svCXWL2Ku3iZ';
+const APP_ID = '026fdc09-6dd8-4fef-ab8b-eac3ec32b86d';
+
+/** The config_error message parseConfig throws for `raw`. */
+function problemsOf(raw: unknown): string {
+  try {
+    parseConfig(raw);
+  } catch (e) {
+    assert.ok(e instanceof ConnectorError && e.failureType === 'config_error', String(e));
+    return e.message;
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('parseConfig never echoes a secret', () => {
+  it('says the kind of an object or a list instead of printing it', () => {
+    const msg = problemsOf({
+      onesignal: { apps: { first: { app_id: APP_ID, api_key: KEY } } },
+      pushwoosh: [{ api_token: TOKEN, application_code: 'C90C0-0E786' }],
+    });
+    assert.match(msg, /onesignal\.apps must be a list, got an object/);
+    assert.match(msg, /pushwoosh must be an object, got a list/);
+    for (const secret of [TOKEN, KEY, APP_ID]) assert.equal(msg.includes(secret), false, secret);
+  });
+  it('prints no value under a secret field, whatever its shape', () => {
+    const msg = problemsOf({
+      apns: {
+        team_id: 'ABCDE12345',
+        bundle_id: 'com.example.app',
+        delivery_metrics_token: { value: TOKEN },
+        broadcast_app_token: [TOKEN],
+        broadcast_channel_token: 12345678901,
+        api_url: { token: KEY },
+      },
+      onesignal: { apps: [{ app_id: 'not-a-uuid-but-secret', api_key: KEY }] },
+    });
+    assert.match(msg, /apns\.delivery_metrics_token must be a string, got an object/);
+    assert.match(msg, /apns\.broadcast_app_token must be a string, got a list/);
+    assert.match(msg, /apns\.broadcast_channel_token must be a string, got a number/);
+    assert.match(msg, /apns\.api_url must be a string, got an object/);
+    assert.match(msg, /onesignal\.apps\[0\]\.app_id must be UUID \(got a string\)/);
+    for (const secret of [TOKEN, KEY, '12345678901', 'not-a-uuid-but-secret'])
+      assert.equal(msg.includes(secret), false, secret);
+  });
+  it('still shows a wrong scalar of an ordinary field', () => {
+    const msg = problemsOf({ lookback_days: '45', apns: { team_id: 'abc', bundle_id: 'com.x.y' } });
+    assert.match(msg, /lookback_days must be an integer, got "45"/);
+    assert.match(msg, /apns\.team_id must be 10 capital letters or digits \(got "abc"\)/);
+  });
+  it('rejects a secret shorter than the minimum, and then shows no value at all', () => {
+    const short = 'x9Q';
+    const msg = problemsOf({
+      pushwoosh: {
+        api_token: short,
+        application_code: `${short}-bad`,
+        api_url: `http://${short}.example.com`,
+      },
+    });
+    assert.match(msg, /pushwoosh\.api_token is too short to be valid/);
+    assert.match(msg, /pushwoosh\.application_code must be XXXXX-XXXXX \(got a string\)/);
+    assert.match(msg, /pushwoosh\.api_url must use https:\/\/ .* \(got a string\)/);
+    assert.equal(msg.includes(short), false);
+    // 4..7 characters: redactable, but still below the spec's minimum.
+    assert.match(
+      problemsOf({ pushwoosh: { api_token: 'abcdefg', application_code: 'C90C0-0E786' } }),
+      /pushwoosh\.api_token is too short to be valid/,
+    );
+  });
+});
+
+describe('secret fields and their fixtures', () => {
+  const schema = loadSpec().connectionSpecification;
+  const fields: { path: string; minLength?: number }[] = [];
+  const walk = (s: Record<string, unknown>, path: string): void => {
+    if (s.airbyte_secret === true) fields.push({ path, minLength: s.minLength as number });
+    for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, object>))
+      walk(v as Record<string, unknown>, path ? `${path}.${k}` : k);
+    if (s.items) walk(s.items as Record<string, unknown>, `${path}[]`);
+  };
+  walk(schema, '');
+  it('every secret field has a minLength the redactor covers', () => {
+    assert.equal(fields.length, 6);
+    for (const f of fields) {
+      assert.ok((f.minLength ?? 0) >= 8, `${f.path} has minLength ${f.minLength}`);
+      assert.ok((f.minLength ?? 0) >= MIN_REDACTED_LENGTH, f.path);
+    }
+  });
+  it('the emulator credentials and the sample configs pass it', () => {
+    parseConfig(connectorConfig('http://127.0.0.1:9'));
+    for (const name of readdirSync(repoPath('test_files'))) {
+      if (!/^sample_config.*\.json$/.test(name)) continue;
+      const raw = JSON.parse(readRepoFile('test_files', name)) as unknown;
+      for (const s of secretsOf(schema, raw)) assert.ok(s.length >= 8, `${name}: a short secret`);
+      parseConfig(raw);
+    }
+    const invalid = JSON.parse(readRepoFile('test_files', 'invalid_config.json')) as unknown;
+    for (const s of secretsOf(schema, invalid)) assert.ok(s.length >= 8);
   });
 });

@@ -3,12 +3,15 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { runCli, type Source } from '../../src/airbyte/entrypoint';
 import { configError, ConnectorError } from '../../src/airbyte/errors';
-import { parseCatalogInput, parseStateInput } from '../../src/airbyte/inputs';
+import { parseCatalogInput, parseJsonInput, parseStateInput } from '../../src/airbyte/inputs';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { MessageWriter } from '../../src/airbyte/output';
 import type { JsonObject } from '../../src/airbyte/protocol';
 import { runRead } from '../../src/airbyte/read';
-import { REDACTED, Redactor, secretsOf } from '../../src/airbyte/redact';
+import { clip, kindOf, REDACTED, Redactor, secretsOf, shown } from '../../src/airbyte/redact';
+import { loadSpec } from '../../src/config';
+import { snippet } from '../../src/http/client';
+import { jsonSyntaxError } from '../../src/util/json';
 import type { Stream, StreamItem } from '../../src/airbyte/stream';
 
 /** Collects what the writer writes, as parsed messages. */
@@ -66,6 +69,127 @@ describe('Redactor', () => {
   });
 });
 
+describe('secrets before validation, and before any cut', () => {
+  it('finds every value under a secret field name, wherever the config puts it', () => {
+    const schema = loadSpec().connectionSpecification;
+    const found = secretsOf(schema, {
+      pushwoosh: [{ api_token: 'pw-in-a-list', application_code: 'C90C0-0E786' }],
+      onesignal: { apps: { first: { app_id: 'id-in-an-object', api_key: 'key-in-an-object' } } },
+      apns: { team_id: 'ABCDE12345', delivery_metrics_token: { nested: ['deep-token', 42] } },
+      elsewhere: [{ deeper: { api_key: 'key-anywhere' } }],
+    });
+    assert.deepEqual(found.sort(), [
+      '42',
+      'deep-token',
+      'id-in-an-object',
+      'key-anywhere',
+      'key-in-an-object',
+      'pw-in-a-list',
+    ]);
+  });
+  it('redacts the start of a secret that a snippet cut off, in every message', async () => {
+    const body = `{"errors":["rejected: ${TOKEN}"]}`;
+    const start = body.indexOf(TOKEN);
+    for (let max = start + 3; max < start + TOKEN.length; max++) {
+      const s = sink();
+      const w = new MessageWriter(s.stream, new Redactor([TOKEN]));
+      await w.log('ERROR', `HTTP 401: ${snippet(body, max)}`);
+      await w.error(`HTTP 401: ${snippet(body, max)}`, 'config_error');
+      await w.close();
+      const text = s.text();
+      assert.equal(text.includes(TOKEN.slice(0, 3)), false, `cut at ${max}: ${text}`);
+      assert.equal(text.split(`rejected: ${REDACTED}…`).length, 3, text);
+    }
+  });
+  it('clip redacts first, then cuts', () => {
+    const r = new Redactor([TOKEN]);
+    assert.equal(clip(`${'x'.repeat(95)}${TOKEN}`, 100, r), `${'x'.repeat(95)}*****…`);
+    assert.equal(clip('short', 100, r), 'short');
+  });
+  it('describes objects and lists by their kind only', () => {
+    assert.equal(shown({ api_key: TOKEN }), 'an object');
+    assert.equal(shown([TOKEN]), 'a list');
+    assert.equal(shown('abc'), '"abc"');
+    assert.equal(shown(7), '7');
+    assert.equal(kindOf(null), 'null');
+    assert.equal(kindOf(true), 'a boolean');
+  });
+});
+
+describe('JSON syntax errors', () => {
+  const cases: [string, string, number, number][] = [
+    ['{"pushwoosh":{"api_token":SECRET-bare-1234}}', 'unexpected character', 1, 27],
+    [
+      '{\n  "pushwoosh": {\n    "api_token": "SECRET-quoted-5678" "x": 1\n  }\n}',
+      "expected ',' or '}'",
+      3,
+      39,
+    ],
+    ['{"onesignal": {"apps": [{"api_key": "SECRET-open-9012', 'unterminated string', 1, 37],
+    ['{"a": "SECRET-tab-\there"}', 'control character in a string', 1, 19],
+    ['{"a": "SECRET-esc-\\q"}', 'invalid escape in a string', 1, 19],
+    ['{"a": 01}', "expected ',' or '}'", 1, 8],
+    ['{"a": -}', 'invalid number', 1, 7],
+    ['{"a" 1}', "expected ':'", 1, 6],
+    ["{'a': 1}", 'expected a property name in double quotes', 1, 2],
+    ['[1, 2', 'unexpected end of the file', 1, 6],
+    ['{} {}', 'unexpected text after the JSON value', 1, 4],
+    ['', 'unexpected end of the file', 1, 1],
+  ];
+  for (const [text, reason, line, column] of cases) {
+    it(`${JSON.stringify(text)}: ${reason}, with the file and no text`, () => {
+      assert.deepEqual(jsonSyntaxError(text), { line, column, reason });
+      assert.throws(
+        () => parseJsonInput(text, 'config', '/data/config.json'),
+        (e: unknown) =>
+          e instanceof ConnectorError &&
+          e.failureType === 'config_error' &&
+          e.message ===
+            `The config file is not valid JSON: ${reason} at line ${line}, column ${column} ("/data/config.json").` &&
+          !e.message.includes('SECRET'),
+      );
+    });
+  }
+  it('agrees with JSON.parse on what is JSON', () => {
+    const valid = JSON.stringify({
+      a: [1, -2.5e3, 0, true, false, null, 'x\\"\u00e9\n'],
+      b: { c: {}, d: [], 'e f': [[{}]] },
+      g: '\u2028',
+    });
+    const texts = [valid, ` \t\r\n${valid}\n `, '"\\u00zz"', '1.', '.5', '1e', 'nul', 'truex'];
+    for (let i = 0; i <= valid.length; i++) texts.push(valid.slice(0, i));
+    for (let i = 0; i < valid.length; i++)
+      for (const c of ['"', ',', '}', ']', ':', 'x', '\\', '\n', ' ', '0', '-', '\u0001'])
+        texts.push(valid.slice(0, i) + c + valid.slice(i + 1));
+    for (const t of texts) {
+      let parses = true;
+      try {
+        JSON.parse(t);
+      } catch {
+        parses = false;
+      }
+      assert.equal(jsonSyntaxError(t) === undefined, parses, JSON.stringify(t));
+    }
+  });
+  it('survives deep nesting', () => {
+    assert.deepEqual(jsonSyntaxError('['.repeat(200_000)), {
+      line: 1,
+      column: 200_001,
+      reason: 'unexpected end of the file',
+    });
+  });
+  it('the state and catalog files say so too, without their text', () => {
+    assert.throws(
+      () => parseStateInput('[{"type": "STREAM", SECRET}]', '/data/state.json'),
+      /^ConnectorError: The state file is not valid JSON: expected a property name in double quotes at line 1, column 21 \("\/data\/state.json"\)\.$/,
+    );
+    assert.throws(
+      () => parseCatalogInput('{"streams": [SECRET]}', '/data/catalog.json'),
+      /The catalog file is not valid JSON: unexpected character at line 1, column 14 \("\/data\/catalog.json"\)\.$/,
+    );
+  });
+});
+
 describe('MessageWriter', () => {
   it('writes recordCount with a decimal point and redacts non-record messages', async () => {
     const s = sink();
@@ -106,6 +230,28 @@ describe('MessageWriter', () => {
     pending?.();
     await wait;
     assert.ok(written > 0);
+  });
+});
+
+describe('MessageWriter on a stream that goes away', () => {
+  it('a wait for drain ends when the stream closes, and later output is dropped', async () => {
+    let writes = 0;
+    const stuck = new Writable({
+      highWaterMark: 1024,
+      write(_chunk, _enc, _cb) {
+        writes++; // never completes: the reader stopped reading
+      },
+    });
+    const w = new MessageWriter(stuck, new Redactor());
+    let wait: Promise<void> | undefined;
+    for (let i = 0; i < 5000 && !wait; i++) wait = w.record('"s"', { i, pad: 'x'.repeat(100) }, 1);
+    assert.ok(wait, 'waiting for drain');
+    stuck.destroy();
+    await wait;
+    const before = writes;
+    assert.equal(await w.log('INFO', 'after the close'), undefined);
+    await w.close();
+    assert.equal(writes, before);
   });
 });
 

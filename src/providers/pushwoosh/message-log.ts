@@ -1,4 +1,5 @@
 import { systemError } from '../../airbyte/errors';
+import { clip } from '../../airbyte/redact';
 import type { JsonObject } from '../../airbyte/protocol';
 import { parseTimestamp } from '../../decode';
 import type { MessageLogRow } from './api';
@@ -11,12 +12,12 @@ export function messageLogRecord(row: MessageLogRow, lead: JsonObject): JsonObje
   const ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
   if (ts === null)
     throw systemError(
-      `Pushwoosh getMessageLog gave a row without a timestamp: ${JSON.stringify(row).slice(0, 200)}`,
+      `Pushwoosh getMessageLog gave a row without a timestamp: ${clip(JSON.stringify(row), 200)}`,
     );
   const action = orNull(row.action);
   if (action === null)
     throw systemError(
-      `Pushwoosh getMessageLog gave a row without an action: ${JSON.stringify(row).slice(0, 200)}`,
+      `Pushwoosh getMessageLog gave a row without an action: ${clip(JSON.stringify(row), 200)}`,
     );
   const id = row.message_id;
   return {
