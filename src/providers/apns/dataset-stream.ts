@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import {
   advance,
   dayValue,
@@ -12,8 +11,8 @@ import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
 import type { ApnsConfig, Config } from '../../config';
-import { type CsvColumn, csvRecords, decompress, sniffCompression } from '../../decode';
-import { ExportEngine, readHead, type SpooledFile } from '../../exports/engine';
+import { type CsvColumn, csvRecords, openDecompressed } from '../../decode';
+import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
@@ -244,10 +243,8 @@ export class ApnsDatasetStream implements Stream {
     base: JsonObject,
     logger: Logger,
   ): Promise<Map<Day, JsonObject[]>> {
-    const compression =
-      file.contentEncoding === 'gzip' ? 'gzip' : sniffCompression(await readHead(file.path, 4));
-    const bytes = decompress(createReadStream(file.path), {
-      compression,
+    const bytes = await openDecompressed(file.path, {
+      contentEncoding: file.contentEncoding,
       maxBytes: MAX_DECOMPRESSED_BYTES,
       source,
     });

@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { parsePartitionedState } from '../../airbyte/day-cursor';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
 import type { Config, OneSignalConfig } from '../../config';
-import {
-  type CsvColumn,
-  csvRows,
-  decompress,
-  parseTimestamp,
-  sniffCompression,
-} from '../../decode';
-import { ExportEngine, type PollSchedule, readHead, type SpooledFile } from '../../exports/engine';
+import { type CsvColumn, csvRows, openDecompressed, parseTimestamp } from '../../decode';
+import { ExportEngine, type PollSchedule, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
@@ -282,10 +275,9 @@ export class OneSignalMessageEventsStream implements Stream {
     logger: Logger,
   ): AsyncGenerator<StreamItem> {
     const source = `${label} export of message ${m.id}`;
-    const compression =
-      file.contentEncoding === 'gzip' ? 'gzip' : sniffCompression(await readHead(file.path, 4));
-    const bytes = decompress(createReadStream(file.path, { highWaterMark: 256 * 1024 }), {
-      compression,
+    const bytes = await openDecompressed(file.path, {
+      contentEncoding: file.contentEncoding,
+      highWaterMark: 256 * 1024,
       maxBytes: MAX_DECOMPRESSED_BYTES,
       source,
     });

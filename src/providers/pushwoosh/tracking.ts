@@ -1,18 +1,11 @@
-import { createReadStream } from 'node:fs';
 import { advance, dayWindow, parseDayState } from '../../airbyte/day-cursor';
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../../airbyte/stream';
 import type { Config, PushwooshConfig } from '../../config';
-import {
-  type CsvColumn,
-  csvRows,
-  decompress,
-  parseTimestamp,
-  sniffCompression,
-} from '../../decode';
-import { ExportEngine, readHead } from '../../exports/engine';
+import { type CsvColumn, csvRows, openDecompressed, parseTimestamp } from '../../decode';
+import { ExportEngine } from '../../exports/engine';
 import { HttpClient } from '../../http/client';
 import { readJsonResource } from '../../resources';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
@@ -198,10 +191,7 @@ export class PushwooshTrackingStream implements Stream {
     // The export engine polls getResults through this repository, with the API client.
     const file = await engine.run(repo);
     try {
-      const head = await readHead(file.path, 4);
-      const compression = sniffCompression(head);
-      const bytes = decompress(createReadStream(file.path), {
-        compression,
+      const bytes = await openDecompressed(file.path, {
         maxBytes: MAX_DECOMPRESSED_BYTES,
         source: repo.describe,
       });
