@@ -192,7 +192,7 @@ describe('csvRecords', () => {
     ]);
   });
 
-  test('Pushwoosh: `//` header, `;` delimiter, quoted JSON payload', async () => {
+  test('Pushwoosh: `//` header prefix, `;` delimiter, quoted JSON payload', async () => {
     const text =
       '//timestamp;tracking_code;payload\n' +
       '2024-10-21 18:49:23;abc;"{""aps"":{""alert"":""a;b""}}"\n' +
@@ -206,6 +206,7 @@ describe('csvRecords', () => {
       csvRecords(streamOf(text, [1, 4]), {
         columns,
         delimiter: ';',
+        headerPrefix: '//',
         source: SRC,
       }),
     );
@@ -214,6 +215,68 @@ describe('csvRecords', () => {
       { ts: '2024-10-21 18:50:00', code: 'def', payload: '{"aps":{"alert":"line\nbreak"}}' },
     ]);
     assert.deepEqual(JSON.parse(rows[0].payload), { aps: { alert: 'a;b' } });
+  });
+
+  test('headerPrefix is stripped from the first header cell only, and only when asked', async () => {
+    const columns: CsvColumn[] = [
+      { field: 'ts', header: 'timestamp', required: true },
+      { field: 'code', header: '#code', required: true },
+    ];
+    const parse = (text: string, headerPrefix?: string) =>
+      collect(csvRecords(streamOf(text), { columns, headerPrefix, source: SRC }));
+    assert.deepEqual(await parse('#timestamp,#code\n1,a\n', '#'), [{ ts: '1', code: 'a' }]);
+    // The prefix is optional on the header line.
+    assert.deepEqual(await parse('timestamp,#code\n1,a\n', '#'), [{ ts: '1', code: 'a' }]);
+    // Without the option the prefix is part of the column name.
+    await rejectsDecode(parse('#timestamp,#code\n1,a\n'), /missing required column "timestamp"/);
+    await rejectsDecode(parse('//timestamp,#code\n1,a\n'), /has: "\/\/timestamp", "#code"/);
+  });
+
+  test('a lone CR ends a line (old Mac files), as CRLF and LF do, in any mix', async () => {
+    const text =
+      'date (utc),app_id,external_user_id\r' +
+      '2026-11-03,a,"two\rlines"\r' +
+      '\r' + // a blank line
+      '2026-11-04,b,u2\n' +
+      '2026-11-05,c,"u3"\r\n' +
+      '2026-11-06,d,\r';
+    const expected = [
+      { date: '2026-11-03', appId: 'a', userId: 'two\rlines' },
+      { date: '2026-11-04', appId: 'b', userId: 'u2' },
+      { date: '2026-11-05', appId: 'c', userId: 'u3' },
+      { date: '2026-11-06', appId: 'd', userId: '' },
+    ];
+    for (const sizes of [[1], [2], [3, 1], [5, 8, 13], [1 << 20]]) {
+      assert.deepEqual(await parseCsv(text, {}, sizes), expected, `chunk sizes ${sizes}`);
+    }
+    // Line numbers count a lone CR once, inside quotes too.
+    await rejectsDecode(
+      parseCsv('date (utc),app_id\r"x\ry",a\r\r1\r', {}, [1]),
+      /line 5 has 1 fields but the header has 2/,
+    );
+  });
+
+  test('a CRLF split across two chunks is one line end: no extra record, no lost line', async () => {
+    const lines = ['date (utc),app_id', '2026-11-03,a', '"2026-11-04",b', '2026-11-05,"c"', ''];
+    const text = lines.join('\r\n');
+    // Cut after every CR in turn: each chunk but the last ends with \r, the next starts with \n.
+    const pieces: Buffer[] = [];
+    let from = 0;
+    for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) {
+      pieces.push(Buffer.from(text.slice(from, i + 1)));
+      from = i + 1;
+    }
+    pieces.push(Buffer.from(text.slice(from)));
+    assert.equal(pieces.length, 5);
+    const rows = await collect(csvRecords(Readable.from(pieces), csvOpts()));
+    assert.deepEqual(rows, [
+      { date: '2026-11-03', appId: 'a' },
+      { date: '2026-11-04', appId: 'b' },
+      { date: '2026-11-05', appId: 'c' },
+    ]);
+    // And the line count stays right after such splits.
+    const bad = Readable.from([...pieces.slice(0, 4), Buffer.from('\n2026-11-06\r\n')]);
+    await rejectsDecode(collect(csvRecords(bad, csvOpts())), /line 5 has 1 fields/);
   });
 
   test('header names match ignoring case, spaces and underscores', async () => {
@@ -371,7 +434,7 @@ describe('csvRecords', () => {
     ];
     let total = 0;
     let count = 0;
-    const csvOptions = { columns, delimiter: ';', source: SRC };
+    const csvOptions = { columns, delimiter: ';', headerPrefix: '//', source: SRC };
     for await (const row of csvRecords(bytes, csvOptions)) {
       total += parseCount(row.sent, 'sent') ?? 0;
       count++;

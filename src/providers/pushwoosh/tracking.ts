@@ -198,6 +198,7 @@ export class PushwooshTrackingStream implements Stream {
       const rows = csvRows(bytes, {
         columns: COLUMNS,
         delimiter: ';',
+        headerPrefix: '//',
         source: repo.describe,
         onUnknownColumn: (h) =>
           logger.warn(
