@@ -13,6 +13,7 @@ import { tooLarge } from './limit';
 
 const STORED = 0;
 const DEFLATED = 8;
+const MAX_LISTED_ENTRIES = 20;
 
 export interface ZipOptions {
   source: string;
@@ -43,7 +44,7 @@ export async function openZipEntry(path: string, opts: ZipOptions): Promise<Read
   try {
     const entry = await findEntry(zip, opts);
     const data = await zip.openReadStreamPromise(entry).catch((err: unknown) => {
-      throw dataError(opts.source, entry, err);
+      throw archiveError(opts.source, err);
     });
     return checked(data, entry, opts.source);
   } finally {
@@ -62,9 +63,11 @@ async function findEntry(zip: yauzl.ZipFile, opts: ZipOptions): Promise<yauzl.En
       if (wanted(entry.fileName)) return readable(entry, opts);
     }
   } catch (err) {
-    throw err instanceof DecodeError ? err : corrupt(opts.source, errorText(err), err);
+    throw archiveError(opts.source, err);
   }
-  const names = seen.length ? seen.map(quoteValue).join(', ') : 'none';
+  const listed = seen.slice(0, MAX_LISTED_ENTRIES).map(quoteValue).join(', ');
+  const more = seen.length > MAX_LISTED_ENTRIES ? `, … (${seen.length} in all)` : '';
+  const names = seen.length ? listed + more : 'none';
   throw new DecodeError(
     `${opts.source}: the zip archive has no entry to read ` +
       `(${opts.zipEntry ? 'none matches the requested entry' : 'expected a .csv file'}); entries: ${names}`,
@@ -130,8 +133,7 @@ function checked(data: Readable, entry: yauzl.Entry, source: string): Readable {
 async function openError(path: string, source: string, err: unknown): Promise<Error> {
   const message = errorText(err);
   if (!/central directory record signature not found|Invalid comment length/.test(message)) {
-    // File system errors come out unchanged; anything else is a damaged archive.
-    return isSystemError(err) ? err : corrupt(source, message, err);
+    return archiveError(source, err);
   }
   const head = await readHead(path, 4);
   if (sniffCompression(head) !== 'zip') {
@@ -152,18 +154,16 @@ function dataError(source: string, entry: yauzl.Entry, err: unknown): Error {
   if (err instanceof DecodeError || isSystemError(err)) return err;
   const name = quoteValue(entry.fileName);
   const message = errorText(err);
-  if (/^(too many|not enough) bytes in the stream/.test(message)) {
-    return corrupt(
-      source,
-      `entry ${name} does not hold the ${entry.uncompressedSize} bytes the archive declares (${message})`,
-      err,
-    );
-  }
-  return corrupt(
-    source,
-    `the compressed data of entry ${name} is invalid or incomplete (${message})`,
-    err,
-  );
+  const what = /^(too many|not enough) bytes in the stream/.test(message)
+    ? `entry ${name} does not hold the ${entry.uncompressedSize} bytes the archive declares`
+    : `the compressed data of entry ${name} is invalid or incomplete`;
+  return corrupt(source, `${what} (${message})`, err);
+}
+
+/** File system errors and our own come out unchanged; anything else is a damaged archive. */
+function archiveError(source: string, err: unknown): Error {
+  if (err instanceof DecodeError || isSystemError(err)) return err;
+  return corrupt(source, errorText(err), err);
 }
 
 function corrupt(source: string, what: string, cause?: unknown): DecodeError {
