@@ -12,7 +12,7 @@
 # - Node 26 is the Active LTS line (LTS since October 2026, security fixes until April 2029);
 #   Node 24 is in Maintenance LTS until April 2028 and is the fallback if 26 ever misbehaves:
 #   build with --build-arg NODE_IMAGE=node:24-trixie-slim. The code is ES2022 CommonJS and
-#   needs Node >= 20.11 (package.json "engines"); it uses no native addons.
+#   needs Node >= 20.15 (package.json "engines"; zlib.crc32); it uses no native addons.
 # - Debian slim rather than Alpine: glibc builds are a Tier 1 Node.js platform while musl ones
 #   are "experimental", and glibc's resolver behaves predictably in the Kubernetes pods Airbyte
 #   runs connectors in. Slim still has /bin/sh, which the platform needs: it starts the connector

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { addDays, dayOf, isValidDay } from '../src/util/time';
 import type {
   EmuRequest,
@@ -11,6 +11,7 @@ import type {
   RouteModule,
 } from './server';
 import { routeMatches } from './server';
+import { makeZip, patchEntry } from './zip';
 
 /**
  * Pushwoosh, as its documentation describes it (see docs/research/pushwoosh.md for sources and
@@ -93,6 +94,8 @@ export const PUSHWOOSH_FAULT_KINDS = [
 ] as const;
 const MALFORMED_ZIP_VARIANTS: MalformedZipVariant[] = [
   'truncated_entry',
+  'bad_crc',
+  'truncated_archive',
   'bad_payload',
   'bad_timestamp',
 ];
@@ -499,76 +502,30 @@ export function pushwooshTrackingCsv(
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal ZIP writer (one deflated entry), so that faults can damage exactly one part of it.
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+// The tracking-log ZIP, whole or damaged in one way.
 
 /**
- * One-entry ZIP. `truncateEntry` cuts the deflated data in half while headers keep describing the
- * cut data consistently (sizes, offsets), so only inflating the entry fails.
+ * A one-entry ZIP of `content`. `truncated_entry` keeps the archive consistent (sizes, offsets)
+ * around deflated data cut in half, so only inflating the entry fails; `bad_crc` declares a wrong
+ * CRC-32; `truncated_archive` is the file cut before its central directory.
  */
 export function pushwooshZip(
   name: string,
   content: Buffer,
   date: Date,
-  truncateEntry = false,
+  damage?: Exclude<MalformedZipVariant, 'bad_payload' | 'bad_timestamp'>,
 ): Buffer {
-  let data = deflateRawSync(content);
-  if (truncateEntry) data = data.subarray(0, Math.max(1, Math.floor(data.length / 2)));
-  const crc = crc32(content);
-  const nameBuf = Buffer.from(name, 'utf8');
-  const dosTime =
-    (date.getUTCHours() << 11) | (date.getUTCMinutes() << 5) | (date.getUTCSeconds() >> 1);
-  const dosDate =
-    ((date.getUTCFullYear() - 1980) << 9) | ((date.getUTCMonth() + 1) << 5) | date.getUTCDate();
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4); // version needed
-  local.writeUInt16LE(0, 6); // flags
-  local.writeUInt16LE(8, 8); // deflate
-  local.writeUInt16LE(dosTime, 10);
-  local.writeUInt16LE(dosDate, 12);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(content.length, 22);
-  local.writeUInt16LE(nameBuf.length, 26);
-  local.writeUInt16LE(0, 28);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4); // version made by
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(0, 8);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt16LE(dosTime, 12);
-  central.writeUInt16LE(dosDate, 14);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(content.length, 24);
-  central.writeUInt16LE(nameBuf.length, 28);
-  // extra, comment, disk, internal and external attributes, local header offset: all 0.
-  const cdOffset = local.length + nameBuf.length + data.length;
-  const cdSize = central.length + nameBuf.length;
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(cdSize, 12);
-  end.writeUInt32LE(cdOffset, 16);
-  return Buffer.concat([local, nameBuf, data, central, nameBuf, end]);
+  if (damage === 'truncated_entry') {
+    const deflated = deflateRawSync(content);
+    const cut = deflated.subarray(0, Math.max(1, Math.floor(deflated.length / 2)));
+    // Stored as it is, then declared deflate with the whole content's size and CRC.
+    const zip = makeZip({ [name]: cut }, { mtime: date, level: 0 });
+    return patchEntry(zip, name, { method: 8, crc: crc32(content), size: content.length });
+  }
+  const zip = makeZip({ [name]: content }, { mtime: date });
+  if (damage === 'bad_crc') return patchEntry(zip, name, { crc: crc32(content) ^ 1 });
+  if (damage === 'truncated_archive') return zip.subarray(0, Math.floor(zip.length / 2));
+  return zip;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -788,15 +745,16 @@ export class PushwooshModule implements RouteModule {
     if (!job || job.pendingLeft > 0) return notFoundXml();
     const fault = this.ctx.faults.take(['malformed_zip']);
     const variant: MalformedZipVariant | undefined = fault?.variant;
+    const rowDefect = variant === 'bad_payload' || variant === 'bad_timestamp';
     const csv = pushwooshTrackingCsv(job.account.applicationCode, job.day, this.eventsPerDay, {
       cutoffMs: job.createdAt.getTime(),
-      defect: variant === 'bad_payload' || variant === 'bad_timestamp' ? variant : undefined,
+      defect: rowDefect ? variant : undefined,
     });
     const zip = pushwooshZip(
       PUSHWOOSH_TRACKING_ENTRY,
       Buffer.from(csv, 'utf8'),
       job.createdAt,
-      variant === 'truncated_entry',
+      rowDefect ? undefined : variant,
     );
     return {
       status: 200,

@@ -93,7 +93,8 @@ export type Fault =
   | { kind: 'pushwoosh_argument_error'; route: string; message?: string; times?: number }
   | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
 
-export type MalformedZipVariant = 'truncated_entry' | 'bad_payload' | 'bad_timestamp';
+export type MalformedZipVariant =
+  'truncated_entry' | 'bad_crc' | 'truncated_archive' | 'bad_payload' | 'bad_timestamp';
 
 export type RedirectStatus = 301 | 302 | 303 | 307 | 308;
 const REDIRECT_STATUSES: readonly number[] = [301, 302, 303, 307, 308];

@@ -1,7 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { type CsvOptions, csvRows } from './csv';
-import { decompress, sniffCompression } from './decompress';
+import { openDecompressed } from './open';
 import type { Raw } from './records';
 
 /** A file on disk as downloaded: its body as sent, and the response's Content-Encoding. */
@@ -23,23 +21,11 @@ export async function* fileRows(
   file: DownloadedFile,
   opts: FileRowsOptions,
 ): AsyncGenerator<Raw[][]> {
-  const compression =
-    file.contentEncoding === 'gzip' ? 'gzip' : sniffCompression(await readHead(file.path, 4));
-  const bytes = decompress(createReadStream(file.path, { highWaterMark: 256 * 1024 }), {
-    compression,
+  const bytes = await openDecompressed(file.path, {
+    contentEncoding: file.contentEncoding,
     maxBytes: opts.maxBytes,
     source: opts.source,
+    highWaterMark: 256 * 1024,
   });
   yield* csvRows(bytes, opts);
-}
-
-async function readHead(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
 }

@@ -20,6 +20,8 @@ export interface CsvOptions {
   source: string;
   /** Called once per header column that matches none of `columns`. */
   onUnknownColumn?: (header: string) => void;
+  /** Stripped from the first header cell when it starts with it (a header written as a comment). */
+  headerPrefix?: string;
 }
 
 export const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
@@ -40,15 +42,35 @@ export function normalizeHeader(header: string): string {
   return header.replace(/[\s_]+/g, '').toLowerCase();
 }
 
+/** Where a chunk ended inside a record: at the start of a field, or inside one. */
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const QUOTED = 2;
+/** In a quoted field right after a quote: it closes the field unless another quote follows. */
+const QUOTE_END = 3;
+
 /**
  * Splits CSV text into records (RFC 4180: quoted fields may hold delimiters, doubled quotes and
- * newlines; CRLF or LF; blank lines skipped). Hand-written because this is the hot path of
- * multi-million-row exports: it scans with charCodeAt/indexOf and allocates only the fields.
+ * newlines; CRLF, LF or a lone CR end a line; blank lines skipped). Hand-written because this is
+ * the hot path of multi-million-row exports: it scans with charCodeAt/indexOf and allocates only
+ * the fields. Each character is scanned once: a record left open by a chunk resumes where the
+ * chunk ended, its unfinished field kept as pieces joined once, so long records cost linear time.
  */
 class Tokenizer {
-  private rest = '';
-  /** Line number where `rest` starts. */
+  /** Fields of the record a chunk left open; null between records. */
+  private fields: string[] | null = null;
+  private mode = FIELD_START;
+  /** The unfinished field's text so far (unescaped when quoted). */
+  private readonly pieces: string[] = [];
+  /** The last chunk ended with a CR that ended a line: an LF opening the next belongs to it. */
+  private pendingLF = false;
+  /** Characters of the open record in earlier chunks. */
+  private carried = 0;
+  /** Line where the next record starts. */
   private line = 1;
+  private recordLine = 1;
+  /** Line ends inside the quoted fields of the record so far. */
+  private newlines = 0;
   private readonly delimiter: number;
 
   constructor(
@@ -57,139 +79,172 @@ class Tokenizer {
     private readonly runaway: (line: number, fieldIndex: number) => Error,
     private readonly unclosed: (line: number) => Error,
   ) {
-    if (delimiter.length !== 1)
+    if (delimiter.length !== 1 || '"\r\n'.includes(delimiter))
       throw new Error(`CSV delimiter must be one character, got ${JSON.stringify(delimiter)}`);
     this.delimiter = delimiter.charCodeAt(0);
   }
 
   /** Parses every complete record of the text so far; `final` parses the last one too. */
-  feed(text: string, final: boolean, emit: (fields: string[], line: number) => void): void {
-    const s = this.rest.length ? this.rest + text : text;
+  feed(s: string, final: boolean, emit: (fields: string[], line: number) => void): void {
     const n = s.length;
     const D = this.delimiter;
     let p = 0;
-    let line = this.line;
-    for (;;) {
-      // Blank lines.
-      while (p < n) {
-        const c = s.charCodeAt(p);
-        if (c === LF) {
-          p++;
-          line++;
-        } else if (c === CR && p + 1 < n && s.charCodeAt(p + 1) === LF) {
-          p += 2;
-          line++;
-        } else if (c === CR && p + 1 === n && final) {
-          p++;
-        } else break;
-      }
-      if (p >= n) {
-        this.rest = '';
-        this.line = line;
-        return;
-      }
-      const start = p;
-      const fields: string[] = [];
-      let newlines = 0;
-      let complete = false;
-      for (;;) {
-        if (p >= n) {
-          // A record that ends right after a delimiter, at the end of the file: one empty field.
-          if (final) {
-            fields.push('');
-            complete = true;
-          }
-          break;
+    if (this.pendingLF && n > 0) {
+      this.pendingLF = false;
+      if (s.charCodeAt(0) === LF) p = 1;
+    }
+    let fields = this.fields;
+    let mode = this.mode;
+    let recordStart = 0;
+    records: for (;;) {
+      if (fields === null) {
+        p = this.skipBlankLines(s, p, final);
+        if (p === n) {
+          this.fields = null;
+          return;
         }
-        if (s.charCodeAt(p) === QUOTE) {
-          let value = '';
-          let from = p + 1;
-          let end = -1;
-          for (;;) {
-            const q = s.indexOf('"', from);
-            if (q === -1 || (q + 1 === n && !final)) break;
-            if (q + 1 < n && s.charCodeAt(q + 1) === QUOTE) {
-              value += s.slice(from, q + 1);
-              from = q + 2;
-              continue;
-            }
-            value += s.slice(from, q);
-            end = q + 1;
+        fields = [];
+        mode = FIELD_START;
+        recordStart = p;
+        this.recordLine = this.line;
+        this.newlines = 0;
+      }
+      // One field per turn, from `p`: its start, or where the last chunk stopped inside it.
+      for (;;) {
+        if (mode === FIELD_START) {
+          if (p === n) {
+            if (!final) break records;
+            // A record that ends right after a delimiter, at the end of the file: one empty field.
+            fields.push('');
             break;
           }
-          if (end === -1) {
-            if (final) throw this.unclosed(line);
-            break;
+          if (s.charCodeAt(p) === QUOTE) {
+            mode = QUOTED;
+            p++;
+          } else mode = UNQUOTED;
+        }
+        if (mode === UNQUOTED) {
+          let j = p;
+          while (j < n) {
+            const c = s.charCodeAt(j);
+            if (c === D || c === LF || c === CR) break;
+            j++;
           }
-          for (let i = value.indexOf('\n'); i !== -1; i = value.indexOf('\n', i + 1)) newlines++;
+          if (j === n && !final) {
+            this.pieces.push(s.slice(p));
+            break records;
+          }
+          fields.push(this.take(s.slice(p, j)));
+          p = j;
+        } else {
+          const end = this.quoted(s, p, final, mode);
+          if (end < 0) {
+            mode = this.mode;
+            break records;
+          }
+          const value = this.take('');
+          this.newlines += lineBreaks(value);
           fields.push(value);
           p = end;
-          if (p === n) {
-            if (final) complete = true;
-            break;
-          }
           const c = s.charCodeAt(p);
-          if (c === D) {
-            p++;
-            continue;
+          if (p < n && c !== D && c !== LF && c !== CR) {
+            throw new DecodeError(
+              `line ${this.recordLine + this.newlines}: a quoted field is followed by ${quoteValue(s[p])} instead of a delimiter or a line end`,
+            );
           }
-          if (c === LF) {
-            p++;
-            complete = true;
-            break;
-          }
-          if (c === CR) {
-            if (p + 1 === n) {
-              if (final) {
-                p++;
-                complete = true;
-              }
-              break;
-            }
-            if (s.charCodeAt(p + 1) === LF) {
-              p += 2;
-              complete = true;
-              break;
-            }
-          }
-          throw new DecodeError(
-            `line ${line + newlines}: a quoted field is followed by ${quoteValue(s[p])} instead of a delimiter or a line end`,
-          );
         }
-        let j = p;
-        while (j < n) {
-          const c = s.charCodeAt(j);
-          if (c === D || c === LF) break;
-          j++;
-        }
-        if (j === n) {
-          if (final) {
-            fields.push(s.charCodeAt(n - 1) === CR ? s.slice(p, n - 1) : s.slice(p, n));
-            p = n;
-            complete = true;
-          }
-          break;
-        }
-        if (s.charCodeAt(j) === D) {
-          fields.push(s.slice(p, j));
-          p = j + 1;
-          continue;
-        }
-        fields.push(s.slice(p, j > p && s.charCodeAt(j - 1) === CR ? j - 1 : j));
-        p = j + 1;
-        complete = true;
+        mode = FIELD_START;
+        if (p === n) break; // the end of the file
+        const c = s.charCodeAt(p++);
+        if (c === D) continue;
+        if (c === CR) p = this.afterCR(s, p, final);
         break;
       }
-      if (!complete) {
-        if (n - start > this.maxRecordChars) throw this.runaway(line, fields.length);
-        this.rest = s.slice(start);
-        this.line = line;
-        return;
+      emit(fields, this.recordLine);
+      this.line = this.recordLine + this.newlines + 1;
+      fields = null;
+      this.carried = 0;
+    }
+    // The chunk ended inside a record.
+    this.fields = fields;
+    this.mode = mode;
+    this.carried += n - recordStart;
+    if (this.carried > this.maxRecordChars) throw this.runaway(this.recordLine, fields.length);
+  }
+
+  /** Skips the line ends from `p` (empty lines), counting them; returns where a record starts. */
+  private skipBlankLines(s: string, p: number, final: boolean): number {
+    while (p < s.length) {
+      const c = s.charCodeAt(p);
+      if (c !== LF && c !== CR) break;
+      p++;
+      this.line++;
+      if (c === CR) p = this.afterCR(s, p, final);
+    }
+    return p;
+  }
+
+  /** Past the LF of a CRLF; a CR that ends the chunk leaves the check to the next chunk. */
+  private afterCR(s: string, p: number, final: boolean): number {
+    if (p < s.length) return s.charCodeAt(p) === LF ? p + 1 : p;
+    if (!final) this.pendingLF = true;
+    return p;
+  }
+
+  /**
+   * Reads a quoted field from `p` (after its opening quote, or where the last chunk left it) into
+   * `pieces`; returns the index after its closing quote, or -1 when the chunk ends first.
+   */
+  private quoted(s: string, p: number, final: boolean, mode: number): number {
+    const n = s.length;
+    if (mode === QUOTE_END) {
+      if (p === n && !final) return -1;
+      if (p === n || s.charCodeAt(p) !== QUOTE) return p;
+      this.pieces.push('"');
+      p++;
+    }
+    for (;;) {
+      const q = s.indexOf('"', p);
+      if (q === -1) {
+        if (final) throw this.unclosed(this.recordLine);
+        this.pieces.push(s.slice(p));
+        this.mode = QUOTED;
+        return -1;
       }
-      emit(fields, line);
-      line += newlines + 1;
+      if (q + 1 === n && !final) {
+        this.pieces.push(s.slice(p, q));
+        this.mode = QUOTE_END;
+        return -1;
+      }
+      if (q + 1 < n && s.charCodeAt(q + 1) === QUOTE) {
+        this.pieces.push(s.slice(p, q + 1));
+        p = q + 2;
+        continue;
+      }
+      this.pieces.push(s.slice(p, q));
+      return q + 1;
     }
   }
+
+  /** The unfinished field's pieces and `last`, as one string. */
+  private take(last: string): string {
+    const pieces = this.pieces;
+    if (pieces.length === 0) return last;
+    pieces.push(last);
+    const value = pieces.join('');
+    pieces.length = 0;
+    return value;
+  }
+}
+
+/** Line ends (CRLF, LF, lone CR) inside a value. */
+function lineBreaks(value: string): number {
+  let k = 0;
+  for (let i = value.indexOf('\n'); i !== -1; i = value.indexOf('\n', i + 1)) k++;
+  for (let i = value.indexOf('\r'); i !== -1; i = value.indexOf('\r', i + 1)) {
+    if (value.charCodeAt(i + 1) !== LF) k++;
+  }
+  return k;
 }
 
 /** Maps header names to the declared columns and checks each record. */
@@ -265,8 +320,10 @@ class CsvReader {
 
   private readHeader(fields: string[], line: number): void {
     const headers = fields.slice();
-    // Pushwoosh writes its header as a comment: `//timestamp;tracking_code;...`.
-    if (headers.length > 0 && headers[0].startsWith('//')) headers[0] = headers[0].slice(2);
+    const prefix = this.opts.headerPrefix;
+    if (prefix && headers.length > 0 && headers[0].startsWith(prefix)) {
+      headers[0] = headers[0].slice(prefix.length);
+    }
     const at = this.opts.columns.map(() => -1);
     const unknown: string[] = [];
     headers.forEach((header, i) => {

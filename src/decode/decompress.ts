@@ -1,22 +1,18 @@
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DecodeError } from './errors';
 import { ByteLimit } from './limit';
-import { extractZipEntry } from './zip';
 
 export type Compression = 'none' | 'gzip' | 'zip';
 
 export interface DecompressOptions {
-  compression: Compression;
+  /** A zip needs its file (its directory is at the end): see openDecompressed. */
+  compression: Exclude<Compression, 'zip'>;
   /** Bound on the decompressed bytes; more fails the stream with a DecodeError. */
   maxBytes: number;
   /** Human name of the file for error messages. */
   source: string;
-  /**
-   * For zip: which entry to read. Default: the first entry whose name ends with `.csv` (macOS
-   * `__MACOSX/` and `._*` metadata excluded). Exactly one entry is streamed.
-   */
-  zipEntry?: (name: string) => boolean;
 }
 
 /** `1f 8b` is gzip, `PK\3\4` (or the `PK\5\6` of an empty archive) is zip, anything else is plain. */
@@ -27,6 +23,18 @@ export function sniffCompression(firstBytes: Buffer): Compression {
     if ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6)) return 'zip';
   }
   return 'none';
+}
+
+/** The first `n` bytes of a file (fewer when it is shorter), e.g. to sniff its compression. */
+export async function readHead(path: string, n: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -41,9 +49,7 @@ export function decompress(
   input: NodeJS.ReadableStream | Readable,
   opts: DecompressOptions,
 ): Readable {
-  if (!(opts.maxBytes > 0)) {
-    throw new DecodeError(`${opts.source}: maxBytes must be positive, got ${opts.maxBytes}`);
-  }
+  checkMaxBytes(opts);
   const src = input as Readable;
   const out = new ByteLimit(opts.maxBytes, opts.source);
   // Whatever ends the output (done, destroyed by the consumer, failed) releases the input.
@@ -62,18 +68,18 @@ export function decompress(
       src.pipe(gunzip).pipe(out);
       break;
     }
-    case 'zip':
-      extractZipEntry(src, out, opts).then(
-        () => out.end(),
-        (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
-      );
-      break;
     default:
       throw new DecodeError(
         `${opts.source}: unknown compression ${JSON.stringify(opts.compression)}`,
       );
   }
   return out;
+}
+
+export function checkMaxBytes(opts: { maxBytes: number; source: string }): void {
+  if (!(opts.maxBytes > 0)) {
+    throw new DecodeError(`${opts.source}: maxBytes must be positive, got ${opts.maxBytes}`);
+  }
 }
 
 function destroyQuietly(stream: Readable): void {

@@ -323,5 +323,18 @@ describe('pushwoosh_tracking end to end', () => {
       assert.equal(b.code, 1);
       assert.match(errorsOf(b)[0].message, /"20\/04\/2021"/);
     });
+    it('a ZIP whose CRC-32 is wrong, or that is cut short, fails and its day gets no STATE', async () => {
+      for (const [variant, message] of [
+        ['bad_crc', /the zip file is corrupt: entry ".+" fails its CRC-32 check/],
+        ['truncated_archive', /the zip file is truncated \(incomplete\)/],
+      ] as const) {
+        emu.inject({ kind: 'malformed_zip', variant });
+        const r = await read('tracking_log', stateOf(YESTERDAY));
+        assert.equal(r.code, 1, variant);
+        assert.match(errorsOf(r)[0].message, message);
+        // The CRC is known at the entry's end, so that day's rows may be out; the day is not done.
+        assert.deepEqual(states(r, STREAM), [], variant);
+      }
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { parse } from 'csv-parse/sync';
 import { request, type Res } from '../support/http';
@@ -562,6 +562,22 @@ describe('pushwoosh faults', () => {
     assert.throws(() => unzipSync(new Uint8Array(zip)));
     // Consumed: the next download is whole again.
     assert.ok((await downloadZip('2026-10-10')).raw.equals(good));
+  });
+
+  it('malformed_zip bad_crc and truncated_archive: a wrong CRC-32, an archive cut in half', async () => {
+    const good = (await downloadZip('2026-10-10')).raw;
+    const crcOf = (zip: Buffer) => zip.readUInt32LE(zip.readUInt32LE(zip.length - 6) + 16);
+    emu.inject({ kind: 'malformed_zip', variant: 'bad_crc' });
+    const badCrc = (await downloadZip('2026-10-10')).raw;
+    assert.equal(badCrc.length, good.length);
+    assert.equal(crcOf(badCrc), (crcOf(good) ^ 1) >>> 0);
+    assert.equal(badCrc.readUInt32LE(14), crcOf(badCrc), 'local header and central record agree');
+    const content = Buffer.from(unzipSync(new Uint8Array(badCrc))[PUSHWOOSH_TRACKING_ENTRY]);
+    assert.equal(crc32(content), crcOf(good));
+    emu.inject({ kind: 'malformed_zip', variant: 'truncated_archive' });
+    const cut = await downloadZip('2026-10-10');
+    assert.equal(Number(cut.headers['content-length']), cut.raw.length);
+    assert.ok(cut.raw.equals(good.subarray(0, Math.floor(good.length / 2))));
   });
 
   it('malformed_zip bad_payload and bad_timestamp damage exactly one row', async () => {

@@ -92,6 +92,8 @@ export function trackingStream(
         const rows = fileRows(file, {
           columns: mapping.columns,
           delimiter: ';',
+          // Pushwoosh's header line starts with `//`.
+          headerPrefix: '//',
           source: `Pushwoosh tracking log of ${day}`,
           maxBytes: MAX_DECOMPRESSED_BYTES,
           onUnknownColumn: ctx.unknownColumn,
