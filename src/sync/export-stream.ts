@@ -1,7 +1,7 @@
 import { asConnectorError, ConnectorError } from '../airbyte/errors';
 import type { JsonObject } from '../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../airbyte/stream';
-import { runAhead } from '../exports/run-ahead';
+import { type Outcome, runAhead } from '../exports/run-ahead';
 import { readJsonResource } from '../resources';
 import { parseState, type StateLayout, StreamState } from './state';
 
@@ -103,35 +103,65 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
           : def.fetch(u, ctx),
       { ahead: def.ahead, dispose },
     );
-    for await (const outcome of outcomes) {
-      const unit = outcome.item;
-      if (def.isolatePartitions && failed.has(unit.partition)) {
-        if (outcome.ok) await dispose(outcome.value);
-        continue;
-      }
-      try {
-        if (!outcome.ok) throw outcome.error;
-        try {
-          for await (const item of def.read(unit, outcome.value, ctx)) {
-            if ('records' in item) yield { kind: 'records', json: item.records };
-            else
-              yield {
-                kind: 'checkpoint',
-                state: ctx.cursors.advance(unit.partition, item.advance),
-              };
-          }
-        } finally {
-          await dispose(outcome.value);
+    // A note set while a unit is fetched (an export in flight) is checkpointed at once, even
+    // while the stream waits for that fetch: a sync stopped then leaves it in the state.
+    let notesSeen = ctx.cursors.version;
+    const noteCheckpoint = (): StreamItem | undefined => {
+      if (ctx.cursors.version === notesSeen) return undefined;
+      notesSeen = ctx.cursors.version;
+      return { kind: 'checkpoint', state: ctx.cursors.snapshot() };
+    };
+    try {
+      for (;;) {
+        const next = outcomes.next();
+        let step: IteratorResult<Outcome<U, F>> | 'note';
+        while (
+          (step = await Promise.race([next, ctx.cursors.changed().then(() => 'note' as const)])) ===
+          'note'
+        ) {
+          const cp = noteCheckpoint();
+          if (cp) yield cp;
         }
-        yield { kind: 'checkpoint', state: ctx.cursors.snapshot() };
-      } catch (err) {
-        if (!def.isolatePartitions) throw err;
-        const e = asConnectorError(err);
-        ctx.logger.error(
-          `${this.name}: ${unit.partitionLabel ?? 'a partition'} failed: ${e.message}`,
-        );
-        failed.set(unit.partition, e);
+        if (step.done) break;
+        const outcome = step.value;
+        const unit = outcome.item;
+        if (def.isolatePartitions && failed.has(unit.partition)) {
+          if (outcome.ok) await dispose(outcome.value);
+          continue;
+        }
+        try {
+          if (!outcome.ok) throw outcome.error;
+          try {
+            for await (const item of def.read(unit, outcome.value, ctx)) {
+              if ('records' in item) {
+                yield { kind: 'records', json: item.records };
+                const cp = noteCheckpoint();
+                if (cp) yield cp;
+              } else {
+                notesSeen = ctx.cursors.version;
+                yield {
+                  kind: 'checkpoint',
+                  state: ctx.cursors.advance(unit.partition, item.advance),
+                };
+              }
+            }
+          } finally {
+            await dispose(outcome.value);
+          }
+          notesSeen = ctx.cursors.version;
+          yield { kind: 'checkpoint', state: ctx.cursors.snapshot() };
+        } catch (err) {
+          if (!def.isolatePartitions) throw err;
+          const e = asConnectorError(err);
+          ctx.logger.error(
+            `${this.name}: ${unit.partitionLabel ?? 'a partition'} failed: ${e.message}`,
+          );
+          failed.set(unit.partition, e);
+        }
       }
+    } finally {
+      // Stops the run-ahead: what it fetched and nobody read is disposed.
+      await outcomes.return(undefined);
     }
     def.finish?.(ctx);
     const failures = [...failed.values()];

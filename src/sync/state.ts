@@ -1,4 +1,5 @@
 import { configError } from '../airbyte/errors';
+import { kindOf } from '../airbyte/redact';
 import type { JsonObject } from '../airbyte/protocol';
 import { isValidDay } from '../util/time';
 
@@ -31,6 +32,11 @@ export interface StateLayout {
   field: string;
   kind: CursorKind;
   partitions?: { group: string; label: string };
+  /**
+   * Keys a partition may keep beside its cursor, each a JSON object (e.g. OneSignal's export in
+   * flight, so that a later sync can pick it up). A partition may hold notes and no cursor yet.
+   */
+  notes?: string[];
 }
 
 const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -42,7 +48,7 @@ const stateError = (stream: string, what: string) =>
 
 /** Validates a saved state against its layout (`{}` means none); returns it canonical. */
 export function parseState(layout: StateLayout, raw: unknown, stream: string): JsonObject {
-  if (!isObject(raw)) throw stateError(stream, `must be an object, not ${JSON.stringify(raw)}`);
+  if (!isObject(raw)) throw stateError(stream, `must be an object, not ${kindOf(raw)}`);
   const { field, kind, partitions } = layout;
   if (!partitions) {
     if (raw[field] === undefined) return {};
@@ -57,9 +63,21 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
   const group = raw[partitions.group];
   if (group === undefined) return {};
   if (!isObject(group)) throw stateError(stream, `has "${partitions.group}" that is not an object`);
-  const out: Record<string, Record<string, string>> = {};
+  const out: Record<string, JsonObject> = {};
   for (const [id, entry] of Object.entries(group)) {
     const v = isObject(entry) ? entry[field] : undefined;
+    const notes: JsonObject = {};
+    for (const key of layout.notes ?? []) {
+      const note = isObject(entry) ? entry[key] : undefined;
+      if (note === undefined) continue;
+      if (!isObject(note))
+        throw stateError(stream, `has ${partitions.label} ${id} with ${key} that is not an object`);
+      notes[key] = note;
+    }
+    if (v === undefined && Object.keys(notes).length) {
+      out[id] = notes;
+      continue;
+    }
     const value = kind.normalize(v);
     if (value === undefined) {
       throw stateError(
@@ -67,7 +85,7 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
         `has ${partitions.label} ${id} with ${field} ${JSON.stringify(v)}, which is not ${kind.expected}`,
       );
     }
-    out[id] = { [field]: value };
+    out[id] = { [field]: value, ...notes };
   }
   return { [partitions.group]: out };
 }
@@ -79,7 +97,11 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
  */
 export class StreamState {
   private readonly single: Record<string, string> = {};
-  private readonly byPartition: Record<string, Record<string, string>> = {};
+  private readonly byPartition: Record<string, JsonObject> = {};
+  /** Counts note changes, so a reader can tell whether one is not checkpointed yet. */
+  version = 0;
+  private wake: () => void = () => {};
+  private nextChange = this.arm();
 
   constructor(
     private readonly layout: StateLayout,
@@ -89,7 +111,7 @@ export class StreamState {
     if (!incoming) return;
     if (group) {
       for (const [id, entry] of Object.entries((incoming[group] ?? {}) as JsonObject))
-        this.byPartition[id] = { ...(entry as Record<string, string>) };
+        this.byPartition[id] = structuredClone(entry as JsonObject);
     } else if (typeof incoming[layout.field] === 'string') {
       this.single[layout.field] = incoming[layout.field] as string;
     }
@@ -98,7 +120,8 @@ export class StreamState {
   /** The saved cursor of a partition (`undefined` for a stream without partitions). */
   cursor(partition?: string): string | undefined {
     const entry = partition === undefined ? this.single : this.byPartition[partition];
-    return entry?.[this.layout.field];
+    const v = entry?.[this.layout.field];
+    return typeof v === 'string' ? v : undefined;
   }
 
   /** Moves a partition's cursor up to `value` (never back) and returns the whole new state. */
@@ -106,15 +129,39 @@ export class StreamState {
     const saved = this.cursor(partition);
     const next = saved !== undefined && saved > value ? saved : value;
     if (partition === undefined) this.single[this.layout.field] = next;
-    else this.byPartition[partition] = { [this.layout.field]: next };
+    else
+      this.byPartition[partition] = { ...this.byPartition[partition], [this.layout.field]: next };
     return this.snapshot();
+  }
+
+  /** A note a partition keeps beside its cursor (see StateLayout.notes). */
+  note(partition: string, key: string): JsonObject | undefined {
+    return this.byPartition[partition]?.[key] as JsonObject | undefined;
+  }
+
+  /** Sets (or, with undefined, clears) a note; the stream checkpoints it at its next chance. */
+  setNote(partition: string, key: string, value: JsonObject | undefined): void {
+    const entry = { ...this.byPartition[partition] };
+    if (value === undefined) delete entry[key];
+    else entry[key] = structuredClone(value);
+    this.byPartition[partition] = entry;
+    this.version++;
+    this.wake();
+    this.nextChange = this.arm();
+  }
+
+  /** Resolves at the next `setNote`. */
+  changed(): Promise<void> {
+    return this.nextChange;
   }
 
   snapshot(): JsonObject {
     const group = this.layout.partitions?.group;
     if (!group) return { ...this.single };
-    const out: Record<string, Record<string, string>> = {};
-    for (const [id, entry] of Object.entries(this.byPartition)) out[id] = { ...entry };
-    return { [group]: out };
+    return { [group]: structuredClone(this.byPartition) };
+  }
+
+  private arm(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
   }
 }

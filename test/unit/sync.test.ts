@@ -193,9 +193,9 @@ describe('parseState', () => {
     });
   });
   it('rejects a single cursor that is garbage or not a real day, naming the value', () => {
-    rejects(single, 'garbage', /must be an object, not "garbage"/);
+    rejects(single, 'garbage', /must be an object, not a string/);
     rejects(single, null, /must be an object, not null/);
-    rejects(single, [1], /must be an object, not \[1\]/);
+    rejects(single, [1], /must be an object, not a list/);
     rejects(
       single,
       { date: '2026-02-30' },
@@ -227,7 +227,7 @@ describe('parseState', () => {
     );
   });
   it('rejects partitioned state that is garbage, naming the group, partition and value', () => {
-    rejects(channels, 'x', /must be an object, not "x"/);
+    rejects(channels, 'x', /must be an object, not a string/);
     rejects(channels, { channels: [] }, /has "channels" that is not an object/);
     rejects(channels, { channels: 'c1' }, /has "channels" that is not an object/);
     rejects(
