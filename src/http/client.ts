@@ -59,7 +59,8 @@ export class HttpClient {
   private readonly retry: RetryPolicy;
 
   constructor(
-    private readonly logger: Logger,
+    /** Public so that vendor code holding only a client can log (e.g. unknown answers). */
+    readonly logger: Logger,
     private readonly options: {
       credential?: Credential;
       timeoutMs?: number;

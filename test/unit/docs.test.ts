@@ -155,7 +155,7 @@ const MESSAGES = [
   'the status check answered HTTP',
   "Apple's answer has no statusUrl",
   'status SUCCESS without a downloadDetails.dataUrl',
-  'unknown export status',
+  'download parts; this connector reads one file',
   'rows, far more than a',
   'row(s) dated outside',
   // OneSignal
@@ -181,6 +181,8 @@ const MESSAGES = [
   'gave a row without an action',
   'a row has no timestamp',
   'payload(s) were not valid JSON',
+  // any vendor (src/http/unknown-answers.ts)
+  'gave an answer this connector does not recognise',
   // HTTP, exports and downloads (src/http, src/exports)
   'is rate limited (HTTP 429)',
   'The next sync will continue.',
