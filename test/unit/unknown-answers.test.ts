@@ -219,7 +219,8 @@ describe('Pushwoosh getMessageLog rows', () => {
   });
 
   it('other names for time, action and ids; unix seconds and milliseconds', () => {
-    const { timestamp: _t, action: _a, message_id: _m, ...rest } = canonical;
+    const rest: Record<string, unknown> = { ...canonical };
+    for (const k of ['timestamp', 'action', 'message_id']) delete rest[k];
     const iso = '2026-10-10T00:18:43.000Z';
     const cases: [Record<string, unknown>, unknown, unknown][] = [
       [{ datetime: '2026-10-10T00:18:43Z', status: 'opened' }, '2026-10-10T00:18:43Z', 'opened'],
