@@ -338,6 +338,8 @@ const STATUS_SHAPES = {
   dataURL: { details: (d) => ({ dataURL: d.dataUrl, expiresAt: d.expiresAt }) },
   dataurl: { details: (d) => ({ dataurl: d.dataUrl, expiresAt: d.expiresAt }) },
   onePartList: { details: (d) => [d] },
+  // Not seen in Apple's docs: lets tests check that a split export is refused, not half-read.
+  twoPartList: { details: (d) => [d, d] },
 } satisfies Record<string, StatusShape>;
 export type ApnsStatusVariant = keyof typeof STATUS_SHAPES;
 export const APNS_STATUS_VARIANTS = Object.keys(STATUS_SHAPES) as ApnsStatusVariant[];

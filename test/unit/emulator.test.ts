@@ -678,6 +678,7 @@ describe('apns answer variants', () => {
       dataURL: [['PROCESSING', 'SUCCESS'], 'dataURL'],
       dataurl: [['PROCESSING', 'SUCCESS'], 'dataurl'],
       onePartList: [['PROCESSING', 'SUCCESS'], 'list'],
+      twoPartList: [['PROCESSING', 'SUCCESS'], 'list'],
     };
     assert.deepEqual(Object.keys(want), APNS_STATUS_VARIANTS);
     for (const v of APNS_STATUS_VARIANTS) {
