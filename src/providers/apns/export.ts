@@ -36,7 +36,8 @@ function reasonOf(body: unknown): string {
 
 /**
  * Apple's documented statuses, and the spellings read as them (compared upper-cased, `-` and
- * spaces as `_`). Any other status is taken as still running, logged once, until the timeout.
+ * spaces as `_`). Any other status is taken as still running, logged once, until the timeout
+ * (docs/research/apns-onesignal-answers.md).
  */
 const STATUS_ALIASES: Record<string, 'PROCESSING' | 'FAILED' | 'EXPIRED' | 'SUCCESS'> = {
   PROCESSING: 'PROCESSING',
