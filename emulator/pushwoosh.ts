@@ -666,12 +666,18 @@ const unixSeconds = (iso: string) => Date.parse(iso) / 1000;
 const OK = { status_code: 200, status_message: 'OK' };
 
 /** getMessageLog pages: where rows and token are, and how a row is written. */
+function defaultPage(result: unknown[] | null, token: string | null, flavor: 'v2' | 'json') {
+  return flavor === 'v2'
+    ? { result, pagination_token: token }
+    : { ...OK, response: { result, pagination_token: token } };
+}
+
 const MESSAGE_LOG_SHAPES = {
-  default: {
+  default: { page: defaultPage, row: (r: PushwooshMessageLogRow): unknown => r },
+  /** As the default, but a page without rows has `result: null`. */
+  nullWhenEmpty: {
     page: (result: unknown[], token: string | null, flavor: 'v2' | 'json') =>
-      flavor === 'v2'
-        ? { result, pagination_token: token }
-        : { ...OK, response: { result, pagination_token: token } },
+      defaultPage(result.length ? result : null, token, flavor),
     row: (r: PushwooshMessageLogRow): unknown => r,
   },
   resultTop: {

@@ -119,6 +119,18 @@ describe('pushwoosh_tracking with each variant of the undocumented answers', () 
     });
   }
 
+  it('getMessageLog "nullWhenEmpty" on days without rows: no record, one warning', async () => {
+    const { r } = await syncWith('message_log', {
+      messageLogVariant: 'nullWhenEmpty',
+      eventsPerDay: 0,
+    });
+    assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+    assert.equal(records(r).length, 0);
+    assert.deepEqual(warnings(r), [
+      'Pushwoosh getMessageLog gave an answer this connector does not recognise; reading it as a page without rows. Please report it: {"result":null,"pagination_token":null}',
+    ]);
+  });
+
   for (const variant of PUSHWOOSH_MESSAGE_LOG_VARIANTS) {
     it(`getMessageLog "${variant}", 7 rows a page: all 30 days, in order`, async () => {
       const { r, emu } = await syncWith('message_log', {

@@ -706,22 +706,23 @@ describe('pushwoosh answer variants', () => {
     }
   });
 
+  type Page = Record<string, Record<string, unknown>>;
+  interface LogShape {
+    rows: (b: Page) => unknown;
+    token: (b: Page) => unknown;
+    time: string;
+    action: string;
+  }
+  const DEFAULT_LOG: LogShape = {
+    rows: (b) => b.response?.result ?? b.result,
+    token: (b) => (b.response ? b.response.pagination_token : b.pagination_token),
+    time: 'timestamp',
+    action: 'action',
+  };
   /** Where each variant puts rows and token, and the row with its time and action renamed. */
-  const LOG: Record<
-    PushwooshMessageLogVariant,
-    {
-      rows: (b: Record<string, Record<string, unknown>>) => unknown;
-      token: (b: Record<string, Record<string, unknown>>) => unknown;
-      time: string;
-      action: string;
-    }
-  > = {
-    default: {
-      rows: (b) => b.response?.result ?? b.result,
-      token: (b) => (b.response ? b.response.pagination_token : b.pagination_token),
-      time: 'timestamp',
-      action: 'action',
-    },
+  const LOG: Record<PushwooshMessageLogVariant, LogShape> = {
+    default: DEFAULT_LOG,
+    nullWhenEmpty: DEFAULT_LOG,
     resultTop: {
       rows: (b) => b.result,
       token: (b) => b.pagination_token,
@@ -744,6 +745,7 @@ describe('pushwoosh answer variants', () => {
   };
   const TIME: Record<PushwooshMessageLogVariant, (ts: string) => unknown> = {
     default: (ts) => ts,
+    nullWhenEmpty: (ts) => ts,
     resultTop: (ts) => `${ts} UTC`,
     rows: (ts) => `${ts.replace(' ', 'T')}Z`,
     items: (ts) => Date.parse(`${ts.replace(' ', 'T')}Z`) / 1000,
@@ -796,6 +798,18 @@ describe('pushwoosh answer variants', () => {
         }
       });
     }
+  });
+
+  it('messageLogVariant nullWhenEmpty: a page without rows has result null', async () => {
+    await withVariants({ messageLogVariant: 'nullWhenEmpty', eventsPerDay: 0 }, async (e) => {
+      const window = { date_from: '2026-10-09 00:00:00', date_to: '2026-10-10 00:00:00' };
+      const res = await requestJson(
+        `${e.apiUrl}/api/v2/statistics/getMessageLog`,
+        JSON.stringify(window),
+        tokenHeader(),
+      );
+      assert.deepEqual(json(res), { result: null, pagination_token: null });
+    });
   });
 
   it('an unknown variant name is refused', async () => {

@@ -245,6 +245,11 @@ describe('Pushwoosh getMessageLog rows', () => {
     assert.equal(normalizeMessageLogRow({ status: 'x', action: 'sent' }).action, 'sent');
   });
 
+  it('a number out of any date range is left as it is, for the stream to name', () => {
+    assert.equal(normalizeMessageLogRow({ timestamp: 1e20 }).timestamp, 1e20);
+    assert.ok(Number.isNaN(normalizeMessageLogRow({ timestamp: NaN }).timestamp));
+  });
+
   it('a row that is no object has no fields (the stream then names the bad row)', () => {
     assert.equal(normalizeMessageLogRow('x').timestamp, undefined);
     assert.equal(normalizeMessageLogRow(null).action, undefined);

@@ -104,10 +104,11 @@ export function readResults(status: number, body: unknown, apiUrl: string): Resu
   };
 }
 
-/** Unix seconds or milliseconds become ISO; strings are left for the stream to parse. */
+/** Unix seconds or milliseconds become ISO; the rest is left for the stream to parse (or name). */
 function instant(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return v;
-  return new Date(Math.abs(v) < 1e11 ? v * 1000 : v).toISOString();
+  if (typeof v !== 'number') return v;
+  const d = new Date(Math.abs(v) < 1e11 ? v * 1000 : v);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
 }
 
 /** A getMessageLog row under the field names the stream reads (the row format is undocumented). */
