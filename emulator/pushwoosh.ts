@@ -627,6 +627,11 @@ const PENDING_ANSWERS = {
   http202Empty: (): EmuResponse => ({ status: 202 }),
   http204: (): EmuResponse => ({ status: 204 }),
   http210: () => envelope(210, PUSHWOOSH_PENDING_MESSAGE, null, 210),
+  plainText: (): EmuResponse => ({
+    status: 200,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body: PUSHWOOSH_PENDING_MESSAGE,
+  }),
   echoRequest: (request: Record<string, unknown>) => envelope(202, 'Accepted', { request }),
 } satisfies Record<string, (request: Record<string, unknown>) => EmuResponse>;
 export type PushwooshPendingVariant = keyof typeof PENDING_ANSWERS;

@@ -33,6 +33,7 @@ const SAYS_PENDING: PushwooshPendingVariant[] = [
   'statusProcessing',
   'statusInProgress',
   'http210',
+  'plainText',
 ];
 
 describe('pushwoosh_tracking with each variant of the undocumented answers', () => {

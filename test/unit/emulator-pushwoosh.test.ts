@@ -633,7 +633,10 @@ describe('pushwoosh answer variants', () => {
   }
   const call = (e: Emulator, path: string, request: Record<string, unknown>) =>
     requestJson(`${e.apiUrl}/json/1.3/${path}`, JSON.stringify({ request }));
-  const parsed = (res: Res): unknown => (res.text === '' ? undefined : JSON.parse(res.text));
+  const parsed = (res: Res): unknown =>
+    res.text === '' || /^text\/plain/.test(String(res.headers['content-type']))
+      ? res.text || undefined
+      : JSON.parse(res.text);
   async function job(e: Emulator) {
     const r = await call(e, 'getTrackingLog', { auth: TOKEN, date: '2026-10-10' });
     const id = json<{ response: { request_id: string } }>(r).response.request_id;
@@ -665,6 +668,7 @@ describe('pushwoosh answer variants', () => {
     http202Empty: [202, undefined],
     http204: [204, undefined],
     http210: [210, env(210, PUSHWOOSH_PENDING_MESSAGE, null)],
+    plainText: [200, PUSHWOOSH_PENDING_MESSAGE],
     echoRequest: [200, env(202, 'Accepted', { request: { auth: TOKEN, request_id: '<id>' } })],
   };
 

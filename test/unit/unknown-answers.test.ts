@@ -131,6 +131,7 @@ describe('Pushwoosh getResults answers', () => {
       [200, { status: 'processing' }],
       [200, { status_code: 200, status: 'in_progress' }],
       [404, env(210, 'Request is not ready yet', null)],
+      [200, 'Request is not ready yet'],
     ];
     for (const [status, body] of answers)
       assert.deepEqual(readResults(status, body, API), pending(true), JSON.stringify(body));

@@ -54,6 +54,15 @@ function textOf(body: unknown): string {
     .join('; ');
 }
 
+function jsonOrText(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** A body's status_code as a number, also when it is sent as a string. */
 function statusCodeOf(body: unknown): number | undefined {
   const code = field(body, 'status_code', 'statusCode');
@@ -178,14 +187,17 @@ export class PushwooshApi {
     throw systemError(`Pushwoosh ${what} failed with status_code ${code}: ${message}`);
   }
 
-  private async call(path: string, what: string, request: JsonObject) {
+  /** `asText`: the body is parsed here, and kept as text when it is not JSON. */
+  private async call(path: string, what: string, request: JsonObject, asText = false) {
     const res = await this.http.request({
       method: 'POST',
       url: `${this.cfg.api_url}${path}`,
       what: `Pushwoosh ${what}`,
       headers: { 'Content-Type': 'application/json' },
       data: JSON.stringify({ request: { auth: this.cfg.api_token, ...request } }),
+      responseType: asText ? 'text' : 'json',
     });
+    if (asText) res.data = jsonOrText(res.data as string);
     return {
       status: res.status,
       body: res.data,
@@ -254,7 +266,8 @@ export class PushwooshApi {
 
   async results(requestId: string, day: Day): Promise<JobStatus> {
     const what = `getResults for the ${day} tracking log`;
-    const r = await this.call('/json/1.3/getResults', what, { request_id: requestId });
+    // Read leniently: a plain-text "not ready" must not fail the sync as a non-JSON body.
+    const r = await this.call('/json/1.3/getResults', what, { request_id: requestId }, true);
     const answer = readResults(r.status, r.body, this.cfg.api_url);
     switch (answer.kind) {
       case 'ready':
