@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { addDays, daysBetween, dayOf, isValidDay } from '../src/util/time';
+import { pickVariant } from './server';
 import type {
   ApnsTeamFixture,
   EmuRequest,
@@ -313,17 +314,67 @@ function parseLenientJson(text: string): unknown {
   return JSON.parse(text.replace(/,\s*}\s*$/, '}'));
 }
 
+// Variants of the answers Apple's docs leave open (spelling, case, shape): tests select one per
+// emulator, to check that the connector reads each. The first of each table is the default.
+
+interface DownloadDetails {
+  dataUrl: string;
+  expiresAt: string;
+}
+
+const same = <T>(x: T) => x;
+
+/** How the status check writes a job's status and its downloadDetails. */
+interface StatusShape {
+  status?: (s: ApnsJobStatus) => string;
+  details?: (d: DownloadDetails) => unknown;
+}
+const STATUS_SHAPES = {
+  upper: {},
+  lower: { status: (s) => s.toLowerCase() },
+  capitalized: { status: (s) => s[0] + s.slice(1).toLowerCase() },
+  succeeded: { status: (s) => (s === 'SUCCESS' ? 'Succeeded' : s) },
+  queued: { status: (s) => (s === 'PROCESSING' ? 'QUEUED' : s) },
+  dataURL: { details: (d) => ({ dataURL: d.dataUrl, expiresAt: d.expiresAt }) },
+  dataurl: { details: (d) => ({ dataurl: d.dataUrl, expiresAt: d.expiresAt }) },
+  onePartList: { details: (d) => [d] },
+  // Not seen in Apple's docs: lets tests check that a split export is refused, not half-read.
+  twoPartList: { details: (d) => [d, d] },
+} satisfies Record<string, StatusShape>;
+export type ApnsStatusVariant = keyof typeof STATUS_SHAPES;
+export const APNS_STATUS_VARIANTS = Object.keys(STATUS_SHAPES) as ApnsStatusVariant[];
+
+/** How the request endpoint answers: HTTP status and the status URL's key. */
+const REQUEST_SHAPES = {
+  statusUrl: { http: 200, key: 'statusUrl' },
+  statusURL: { http: 200, key: 'statusURL' },
+  accepted202: { http: 202, key: 'statusUrl' },
+};
+export type ApnsRequestVariant = keyof typeof REQUEST_SHAPES;
+export const APNS_REQUEST_VARIANTS = Object.keys(REQUEST_SHAPES) as ApnsRequestVariant[];
+
+export interface ApnsVariants {
+  statusVariant?: ApnsStatusVariant;
+  requestVariant?: ApnsRequestVariant;
+}
+
 export class ApnsModule implements RouteModule {
   private readonly jobs = new Map<string, Job>();
   private readonly latestByKey = new Map<string, string>();
   private readonly secret = randomBytes(32);
   private signCounter = 0;
+  private readonly statusShape: StatusShape;
+  private readonly requestShape: { http: number; key: string };
 
   constructor(
     private readonly ctx: EmulatorContext,
     private readonly teams: ApnsTeamFixture[],
     private readonly processingPolls: number,
-  ) {}
+    variants: ApnsVariants = {},
+  ) {
+    this.statusShape = pickVariant('apns.statusVariant', STATUS_SHAPES, variants.statusVariant);
+    this.requestShape = pickVariant('apns.requestVariant', REQUEST_SHAPES, variants.requestVariant);
+  }
 
   match(origin: Origin, method: string, path: string): RouteMatch | undefined {
     let m: RegExpExecArray | null;
@@ -452,10 +503,10 @@ export class ApnsModule implements RouteModule {
       this.latestByKey.set(key, job.id);
     }
     return {
-      status: 200,
+      status: this.requestShape.http,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        statusUrl: this.statusUrl(job),
+        [this.requestShape.key]: this.statusUrl(job),
         requestedAt: spacedTimestamp(job.requestedAt),
       }),
     };
@@ -491,11 +542,13 @@ export class ApnsModule implements RouteModule {
       job.polls += 1;
       if (job.polls > this.processingPolls) job.state = 'SUCCESS';
     }
+    const shape = this.statusShape;
     const out: Record<string, unknown> = {
       requestedAt: job.requestedAt.toISOString(),
-      status: job.state,
+      status: (shape.status ?? same)(job.state),
     };
-    if (job.state === 'SUCCESS') out.downloadDetails = this.signDownload(job);
+    if (job.state === 'SUCCESS')
+      out.downloadDetails = (shape.details ?? same)(this.signDownload(job));
     return {
       status: 200,
       headers: { 'content-type': 'application/json' },
@@ -504,7 +557,7 @@ export class ApnsModule implements RouteModule {
   }
 
   /** A fresh signed URL on the files origin, valid for the job's expiry minutes from now. */
-  private signDownload(job: Job): { dataUrl: string; expiresAt: string } {
+  private signDownload(job: Job): DownloadDetails {
     const expiresAtMs = this.ctx.now().getTime() + job.expiresInMinutes * 60_000;
     const expires = Math.ceil(expiresAtMs / 1000);
     this.signCounter += 1;

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { onesignalFixture } from './fixtures';
+import { pickVariant } from './server';
 import type {
   EmuRequest,
   EmuResponse,
@@ -55,6 +56,12 @@ export interface OneSignalOptions {
   recordsPerSecond?: number;
   /** Window of the per-app limit on View messages; 0 disables it. */
   rateLimitWindowMs?: number;
+  /** What the file URL answers until the file is ready: S3's 404 NoSuchKey (default) or 403. */
+  notReadyStatus?: 404 | 403;
+  /** next_time_offset as the opaque token string (default) or as integer unix seconds. */
+  nextTimeOffset?: 'token' | 'number';
+  /** The export answer's key for the file URL: csv_file_url (default) or csvFileUrl. */
+  exportUrlField?: 'csv_file_url' | 'csvFileUrl';
 }
 
 export const ONESIGNAL_CSV_HEADER = [
@@ -374,6 +381,8 @@ function parseIso(text: string): number | undefined {
 function parseTimeOffset(raw: string): Position | undefined {
   const iso = parseIso(raw);
   if (iso !== undefined) return { micros: iso, id: MAX_ID };
+  // Unix seconds, as the integer next_time_offset variant gives.
+  if (/^\d{1,12}$/.test(raw)) return { micros: Number(raw) * 1e6, id: MAX_ID };
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) return undefined;
   const m = TOKEN_RE.exec(Buffer.from(raw, 'base64').toString('utf8'));
   if (!m) return undefined;
@@ -468,6 +477,8 @@ function s3Error(status: number, code: string, message: string): EmuResponse {
 }
 
 const noSuchKey = () => s3Error(404, 'NoSuchKey', 'The specified key does not exist.');
+/** S3's answer for a missing key when the caller may not list the bucket. */
+const accessDenied = () => s3Error(403, 'AccessDenied', 'Access Denied');
 
 /** `2025-02-19T07-16-49PMUTC`, the stamp in OneSignal's file names. */
 function fileStamp(d: Date): string {
@@ -518,6 +529,9 @@ export class OneSignalModule implements RouteModule {
   private readonly accounts: OneSignalAccountFixture[];
   private readonly recordsPerSecond: number;
   private readonly rateLimitWindowMs: number;
+  private readonly missing: () => EmuResponse;
+  private readonly numericOffsets: boolean;
+  private readonly exportUrlField: string;
   /** Generated export files, one per (app, message). */
   private files = new Map<string, GeneratedFile>();
   /** Issued download file names. */
@@ -540,6 +554,21 @@ export class OneSignalModule implements RouteModule {
     if (!(Number.isFinite(this.rateLimitWindowMs) && this.rateLimitWindowMs >= 0)) {
       throw new Error('onesignal.rateLimitWindowMs must be a non-negative number');
     }
+    this.missing = pickVariant(
+      'onesignal.notReadyStatus',
+      { 404: noSuchKey, 403: accessDenied },
+      String(options.notReadyStatus ?? 404), // numeric keys sort, so the default is explicit
+    );
+    this.numericOffsets = pickVariant(
+      'onesignal.nextTimeOffset',
+      { token: false, number: true },
+      options.nextTimeOffset,
+    );
+    this.exportUrlField = pickVariant(
+      'onesignal.exportUrlField',
+      { csv_file_url: 'csv_file_url', csvFileUrl: 'csvFileUrl' },
+      options.exportUrlField,
+    );
     for (const account of this.accounts) {
       for (const app of account.apps) {
         if (this.apps.has(app.appId)) throw new Error(`duplicate OneSignal app ${app.appId}`);
@@ -695,9 +724,10 @@ export class OneSignalModule implements RouteModule {
       const chosen = messages.filter((m) => afterPosition(m, pos)).slice(0, limit);
       const last = chosen[chosen.length - 1];
       // An empty page keeps the position, so the token can be reused to pick up new messages.
-      const next = last
-        ? onesignalTimeOffsetToken(messageMicros(last), last.id.toLowerCase())
-        : onesignalTimeOffsetToken(pos.micros, pos.id);
+      const at = last ? { micros: messageMicros(last), id: last.id.toLowerCase() } : pos;
+      const next = this.numericOffsets
+        ? Math.floor(at.micros / 1e6)
+        : onesignalTimeOffsetToken(at.micros, at.id);
       return ok({
         total_count: messages.length,
         offset: null,
@@ -747,15 +777,16 @@ export class OneSignalModule implements RouteModule {
     this.exports.set(name, job);
     const appId = encodeURIComponent(app.fixture.appId);
     return ok({
-      csv_file_url: `${this.ctx.filesUrl}/onesignal/csv_exports/${appId}/${encodeURIComponent(name)}`,
+      [this.exportUrlField]:
+        `${this.ctx.filesUrl}/onesignal/csv_exports/${appId}/${encodeURIComponent(name)}`,
     });
   }
 
   private async download(appId: string, name: string): Promise<EmuResponse> {
     const job = this.exports.get(name);
-    if (!job || job.app.fixture.appId !== appId) return noSuchKey();
-    if (this.ctx.now().getTime() >= job.expiresAt) return noSuchKey();
-    if (!job.file.done || Date.now() < job.readyAt) return noSuchKey();
+    if (!job || job.app.fixture.appId !== appId) return this.missing();
+    if (this.ctx.now().getTime() >= job.expiresAt) return this.missing();
+    if (!job.file.done || Date.now() < job.readyAt) return this.missing();
     if (job.file.failed) return s3Error(500, 'InternalError', 'We encountered an internal error.');
     const defect = this.ctx.faults.take(['malformed_csv'], (f) =>
       ONESIGNAL_DEFECTS.includes(f.variant),

@@ -10,7 +10,7 @@ import type {
   RouteMatch,
   RouteModule,
 } from './server';
-import { routeMatches } from './server';
+import { pickVariant, routeMatches } from './server';
 import { makeZip, patchEntry } from './zip';
 
 /**
@@ -560,6 +560,131 @@ const argumentError = (message: string) => envelope(210, message, null);
 const malformed = () => envelope(400, PUSHWOOSH_MALFORMED_MESSAGE, null, 400);
 const v2Error = (status: number, message: string) => jsonResponse(status, { error: message });
 
+// Variants of the undocumented answers (see the research note): tests select one per emulator, to
+// check that the connector reads each plausible shape. The first of each table is the default.
+
+/** What getResults answers while the job runs; gets the request, for the echoing variant. */
+const PENDING_ANSWERS = {
+  status210: () => argumentError(PUSHWOOSH_PENDING_MESSAGE),
+  status210Processing: () => argumentError('Request is being processed'),
+  status210Argument: () => argumentError(PUSHWOOSH_DEFAULT_ARGUMENT_ERROR),
+  status202: () => envelope(202, 'Accepted', null),
+  status0: () => envelope(0, '', null),
+  status100: () => envelope(100, 'Continue', null),
+  string200NoFile: () =>
+    jsonResponse(200, { status_code: '200', status_message: 'OK', response: {} }),
+  okNoFile: () => envelope(200, 'OK', {}),
+  okNullFile: () => envelope(200, 'OK', { fileName: null }),
+  okEmptyFile: () => envelope(200, 'OK', { fileName: '' }),
+  responseNull: () => envelope(200, 'OK', null),
+  responseStatusPending: () => envelope(200, 'OK', { status: 'pending' }),
+  responseStatusQueued: () => envelope(200, 'OK', { status: 'queued' }),
+  statusProcessing: () => jsonResponse(200, { status: 'processing' }),
+  statusInProgress: () => jsonResponse(200, { status_code: 200, status: 'in_progress' }),
+  http202Empty: (): EmuResponse => ({ status: 202 }),
+  http204: (): EmuResponse => ({ status: 204 }),
+  http210: () => envelope(210, PUSHWOOSH_PENDING_MESSAGE, null, 210),
+  plainText: (): EmuResponse => ({
+    status: 200,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body: PUSHWOOSH_PENDING_MESSAGE,
+  }),
+  echoRequest: (request: Record<string, unknown>) => envelope(202, 'Accepted', { request }),
+} satisfies Record<string, (request: Record<string, unknown>) => EmuResponse>;
+export type PushwooshPendingVariant = keyof typeof PENDING_ANSWERS;
+export const PUSHWOOSH_PENDING_VARIANTS = Object.keys(PENDING_ANSWERS) as PushwooshPendingVariant[];
+
+/** getResults' answer once the file is ready: where the link is and how it is written. */
+const READY_ANSWERS = {
+  fileName: (url: string) => envelope(200, 'OK', { fileName: url }),
+  file_name: (url: string) => envelope(200, 'OK', { file_name: url }),
+  url: (url: string) => envelope(200, 'OK', { url }),
+  link: (url: string) => envelope(200, 'OK', { link: url }),
+  fileUrl: (url: string) => envelope(200, 'OK', { fileUrl: url }),
+  protocolRelative: (url: string) => envelope(200, 'OK', { fileName: url.replace(/^https?:/, '') }),
+  stringCode: (url: string) =>
+    jsonResponse(200, { status_code: '200', status_message: 'OK', response: { fileName: url } }),
+} satisfies Record<string, (url: string) => EmuResponse>;
+export type PushwooshReadyVariant = keyof typeof READY_ANSWERS;
+export const PUSHWOOSH_READY_VARIANTS = Object.keys(READY_ANSWERS) as PushwooshReadyVariant[];
+
+/** A row with its time and action under other names, and message_id as a string or number. */
+function reshapeRow(
+  row: PushwooshMessageLogRow,
+  time: [string, (iso: string) => unknown],
+  actionField: string,
+  id: 'string' | 'number',
+): Record<string, unknown> {
+  const { timestamp, action, message_id, ...rest } = row;
+  return {
+    [time[0]]: time[1](`${timestamp.replace(' ', 'T')}Z`),
+    ...rest,
+    message_id: id === 'string' ? String(message_id) : message_id,
+    [actionField]: action,
+  };
+}
+
+const unixSeconds = (iso: string) => Date.parse(iso) / 1000;
+const OK = { status_code: 200, status_message: 'OK' };
+
+/** getMessageLog pages: where rows and token are, and how a row is written. */
+function defaultPage(result: unknown[] | null, token: string | null, flavor: 'v2' | 'json') {
+  return flavor === 'v2'
+    ? { result, pagination_token: token }
+    : { ...OK, response: { result, pagination_token: token } };
+}
+
+const MESSAGE_LOG_SHAPES = {
+  default: { page: defaultPage, row: (r: PushwooshMessageLogRow): unknown => r },
+  /** As the default, but a page without rows has `result: null`. */
+  nullWhenEmpty: {
+    page: (result: unknown[], token: string | null, flavor: 'v2' | 'json') =>
+      defaultPage(result.length ? result : null, token, flavor),
+    row: (r: PushwooshMessageLogRow): unknown => r,
+  },
+  resultTop: {
+    page: (result: unknown[], token: string | null) => ({ ...OK, result, pagination_token: token }),
+    row: (r: PushwooshMessageLogRow) =>
+      reshapeRow(
+        r,
+        ['time', (iso) => `${iso.slice(0, 19).replace('T', ' ')} UTC`],
+        'action',
+        'string',
+      ),
+  },
+  rows: {
+    page: (rows: unknown[], token: string | null) => ({ ...OK, response: { rows, next: token } }),
+    row: (r: PushwooshMessageLogRow) =>
+      reshapeRow(r, ['datetime', (iso) => iso], 'status', 'string'),
+  },
+  items: {
+    page: (items: unknown[], token: string | null) => ({ items, next_token: token }),
+    row: (r: PushwooshMessageLogRow) => reshapeRow(r, ['date', unixSeconds], 'event', 'number'),
+  },
+  data: {
+    page: (data: unknown[], token: string | null) => ({
+      ...OK,
+      response: { data },
+      pagination_token: token,
+    }),
+    row: (r: PushwooshMessageLogRow) =>
+      reshapeRow(r, ['created_at', (iso) => Date.parse(iso)], 'action', 'number'),
+  },
+};
+export type PushwooshMessageLogVariant = keyof typeof MESSAGE_LOG_SHAPES;
+export const PUSHWOOSH_MESSAGE_LOG_VARIANTS = Object.keys(
+  MESSAGE_LOG_SHAPES,
+) as PushwooshMessageLogVariant[];
+
+/** Emulator options that pick a variant of each undocumented answer. */
+export interface PushwooshVariants {
+  pendingVariant?: PushwooshPendingVariant;
+  readyVariant?: PushwooshReadyVariant;
+  messageLogVariant?: PushwooshMessageLogVariant;
+  /** The most rows one getMessageLog page holds, whatever `limit` asks; default no cap. */
+  messageLogPageCap?: number;
+}
+
 function notFoundXml(): EmuResponse {
   return {
     status: 404,
@@ -604,6 +729,10 @@ const FILTER_KEYS = ['message_id', 'message_code', 'campaign_code', 'hwid', 'use
 
 export class PushwooshModule implements RouteModule {
   private readonly jobs = new Map<string, Job>();
+  private readonly pendingAnswer: (request: Record<string, unknown>) => EmuResponse;
+  private readonly readyAnswer: (url: string) => EmuResponse;
+  private readonly logShape: (typeof MESSAGE_LOG_SHAPES)[PushwooshMessageLogVariant];
+  private readonly pageCap: number;
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -611,7 +740,19 @@ export class PushwooshModule implements RouteModule {
     private readonly pendingPolls: number,
     private readonly eventsPerDay: number,
     private readonly servesV2MessageLog = true,
-  ) {}
+    variants: PushwooshVariants = {},
+  ) {
+    const v = variants;
+    this.pendingAnswer = pickVariant('pushwoosh.pendingVariant', PENDING_ANSWERS, v.pendingVariant);
+    this.readyAnswer = pickVariant('pushwoosh.readyVariant', READY_ANSWERS, v.readyVariant);
+    this.logShape = pickVariant(
+      'pushwoosh.messageLogVariant',
+      MESSAGE_LOG_SHAPES,
+      v.messageLogVariant,
+    );
+    this.pageCap = v.messageLogPageCap ?? Infinity;
+    if (!(this.pageCap >= 1)) throw new Error('pushwoosh.messageLogPageCap must be at least 1');
+  }
 
   match(origin: Origin, method: string, path: string): RouteMatch | undefined {
     if (origin === 'files') {
@@ -731,11 +872,9 @@ export class PushwooshModule implements RouteModule {
     }
     if (job.pendingLeft > 0) {
       job.pendingLeft -= 1;
-      return argumentError(PUSHWOOSH_PENDING_MESSAGE);
+      return this.pendingAnswer(parsed.request);
     }
-    return envelope(200, 'OK', {
-      fileName: `${this.ctx.filesUrl}/pushwoosh/tracking_log/${job.id}.zip`,
-    });
+    return this.readyAnswer(`${this.ctx.filesUrl}/pushwoosh/tracking_log/${job.id}.zip`);
   }
 
   private download(id: string): EmuResponse {
@@ -849,10 +988,10 @@ export class PushwooshModule implements RouteModule {
         if (filters.accept(entry.row)) rows.push(entry.row);
       }
     }
-    const page = rows.slice(offset, offset + limit);
-    const next = offset + limit < rows.length ? encodeToken(queryKey, offset + limit) : null;
-    const result = { result: page, pagination_token: next };
-    return flavor === 'v2' ? jsonResponse(200, result) : envelope(200, 'OK', result);
+    const end = offset + Math.min(limit, this.pageCap);
+    const page = rows.slice(offset, end).map(this.logShape.row);
+    const next = end < rows.length ? encodeToken(queryKey, end) : null;
+    return jsonResponse(200, this.logShape.page(page, next, flavor));
   }
 
   private messageLogFilters(

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { ApnsModule } from './apns';
+import { ApnsModule, type ApnsVariants } from './apns';
 import { DEFAULT_APNS_TEAM, DEFAULT_PROCESSING_POLLS } from './fixtures';
 import { OneSignalModule, type OneSignalOptions } from './onesignal';
 import { PushwooshModule } from './pushwoosh';
@@ -11,6 +11,7 @@ import {
   PUSHWOOSH_FAULT_KINDS,
   validatePushwooshFault,
   type PushwooshAccountFixture,
+  type PushwooshVariants,
 } from './pushwoosh';
 import {
   DEFAULT_PUSHWOOSH_ACCOUNT,
@@ -30,7 +31,7 @@ export interface ApnsTeamFixture {
 }
 
 export interface EmulatorOptions {
-  apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number };
+  apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number } & ApnsVariants;
   onesignal?: OneSignalOptions;
   pushwoosh?: {
     accounts?: PushwooshAccountFixture[];
@@ -40,7 +41,7 @@ export interface EmulatorOptions {
     messageLogV2?: boolean;
     /** Tracking events per application and UTC day; default 40. */
     eventsPerDay?: number;
-  };
+  } & PushwooshVariants;
   /** Clock for date rules and expiries; default real time. */
   now?: () => Date;
   /** Port of the API listener; default 0 (random). */
@@ -163,6 +164,15 @@ const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
   'missing_column',
   'bad_timestamp',
 ];
+
+/** The entry of `table` that an emulator option names; its first entry when the option is unset. */
+export function pickVariant<T>(option: string, table: Record<string, T>, value?: string): T {
+  const key = value ?? Object.keys(table)[0];
+  if (!Object.hasOwn(table, key)) {
+    throw new Error(`${option} must be one of ${Object.keys(table).join(', ')}`);
+  }
+  return table[key];
+}
 
 /** `'*'` matches every known route, `'apns.*'` every route of a vendor. */
 export function routeMatches(pattern: string, route: string): boolean {
@@ -360,7 +370,7 @@ export class Emulator {
     }
     this.onesignal = new OneSignalModule(ctx, options.onesignal);
     this.modules = [
-      new ApnsModule(ctx, options.apns?.teams ?? [DEFAULT_APNS_TEAM], polls),
+      new ApnsModule(ctx, options.apns?.teams ?? [DEFAULT_APNS_TEAM], polls, options.apns),
       this.onesignal,
       new PushwooshModule(
         ctx,
@@ -376,6 +386,7 @@ export class Emulator {
           DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
         ),
         options.pushwoosh?.messageLogV2 ?? true,
+        options.pushwoosh,
       ),
     ];
     this.apiServer = this.createServer('api');

@@ -129,7 +129,8 @@ export class HttpClient {
   private readonly redirectAgents: Agents;
 
   constructor(
-    private readonly logger: Logger,
+    /** Public so that vendor code holding only a client can log (e.g. unknown answers). */
+    readonly logger: Logger,
     private readonly options: HttpClientOptions,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };

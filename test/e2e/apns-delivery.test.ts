@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { apnsDeliveryRows } from '../../emulator/apns';
 import { DEFAULT_APNS_TEAM } from '../../emulator/fixtures';
 import {
   configuredCatalog,
@@ -19,6 +18,7 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
+import { deliveryExpected as expected } from '../support/apns';
 
 const STREAM = 'apns_delivery_metrics';
 const TEAM = DEFAULT_APNS_TEAM;
@@ -26,24 +26,6 @@ const TOKEN = TEAM.tokens.deliverymetrics!;
 const TODAY = todayUtc();
 const YESTERDAY = addDays(TODAY, -1);
 const OLDEST = addDays(TODAY, -30);
-
-/** The records the emulator's data implies for `days`, in the connector's order. */
-function expected(days: string[]): Record<string, unknown>[] {
-  return days.flatMap((date) =>
-    apnsDeliveryRows(TEAM.teamId, TEAM.bundleId, date)
-      .map((r) => ({
-        team_id: TEAM.teamId,
-        bundle_id: TEAM.bundleId,
-        date,
-        push_type: r.pushType,
-        status: r.status,
-        count: r.count,
-      }))
-      .sort((a, b) =>
-        `${a.push_type}\u0000${a.status}` < `${b.push_type}\u0000${b.status}` ? -1 : 1,
-      ),
-  );
-}
 
 describe('apns_delivery_metrics end to end', () => {
   let emu: Emulator;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
-  onesignalEventRows,
   onesignalFixture,
   type OneSignalAccountFixture,
   type OneSignalMessageFixture,
@@ -23,6 +22,7 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
+import { eventsExpected, pagingAccount, pushMessagesOf } from '../support/onesignal';
 
 const STREAM = 'onesignal_message_events';
 const DAY_S = 86_400;
@@ -37,22 +37,12 @@ describe('onesignal_message_events end to end', () => {
   const read = (state?: unknown, cfg = config) =>
     session.run('read', { config: cfg, catalog, state });
 
-  const isPush = (m: OneSignalMessageFixture) => (m.channel ?? 'push') === 'push';
   const nowS = () => Math.floor(Date.now() / 1000);
   /** The push messages of an app sent after `sinceS`, in send order. */
-  const messagesOf = (appIndex: number, sinceS = nowS() - 30 * DAY_S) =>
-    account.apps[appIndex].messages
-      .filter((m) => isPush(m) && m.sendAfter > sinceS)
-      .sort((a, b) => a.sendAfter - b.sendAfter || (a.id < b.id ? -1 : 1));
+  const messagesOf = (appIndex: number, sinceS?: number) =>
+    pushMessagesOf(account.apps[appIndex], sinceS);
   const expected = (appIndex: number, messages: OneSignalMessageFixture[]) =>
-    messages.flatMap((m) =>
-      [...onesignalEventRows(account.apps[appIndex].appId, m.id, m.events)].map((r) => ({
-        app_id: account.apps[appIndex].appId,
-        message_id: m.id,
-        message_sent_at: new Date(m.sendAfter * 1000).toISOString(),
-        ...r.expected,
-      })),
-    );
+    eventsExpected(account.apps[appIndex].appId, messages);
   const stateFor = (entries: [number, number][]) => [
     {
       type: 'STREAM',
@@ -223,23 +213,7 @@ describe('onesignal_message_events end to end', () => {
   });
 
   it('pages through more than 50 messages with next_time_offset', async () => {
-    const now = nowS();
-    const many: OneSignalAccountFixture = {
-      accountId: 'paging',
-      apps: [
-        {
-          appId: '11111111-2222-4333-8444-555555555555',
-          apiKey: `os-key-paging-${'p'.repeat(40)}`,
-          messages: Array.from({ length: 60 }, (_, i) => ({
-            id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-            sendAfter: now - 86_400 + i * 60,
-            completedAt: now - 3600,
-            remaining: 0,
-            events: 3,
-          })),
-        },
-      ],
-    };
+    const many = pagingAccount('paging', '11111111-2222-4333-8444-555555555555');
     const paging = await Emulator.start({
       onesignal: { accounts: [many], recordsPerSecond: 500_000, rateLimitWindowMs: 5 },
     });

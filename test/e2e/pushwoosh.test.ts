@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  DEFAULT_PUSHWOOSH_ACCOUNT,
-  DEFAULT_PUSHWOOSH_EVENTS_PER_DAY,
-} from '../../emulator/fixtures';
+import { DEFAULT_PUSHWOOSH_ACCOUNT } from '../../emulator/fixtures';
 import { configuredCatalog, records, stateFileOf, states, statuses } from '../../emulator/harness';
-import { pushwooshMessageLogRows, pushwooshTrackingRows } from '../../emulator/pushwoosh';
+import { pushwooshMessageLogRows } from '../../emulator/pushwoosh';
 import { Emulator } from '../../emulator/server';
 import { addDays, daysBetween, todayUtc } from '../../src/util/time';
 import {
@@ -15,50 +12,13 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
+import { messageLogExpected, trackingExpected } from '../support/pushwoosh';
 
 const STREAM = 'pushwoosh_tracking';
 const ACCOUNT = DEFAULT_PUSHWOOSH_ACCOUNT;
 const APP = ACCOUNT.applicationCode;
-const N = DEFAULT_PUSHWOOSH_EVENTS_PER_DAY;
 const TODAY = todayUtc();
 const YESTERDAY = addDays(TODAY, -1);
-const NULL_MESSAGE_LOG = {
-  message_id: null,
-  message_code: null,
-  campaign_code: null,
-  user_id: null,
-  platform: null,
-};
-
-const trackingExpected = (days: string[]) =>
-  days.flatMap((day) =>
-    pushwooshTrackingRows(APP, day, N).map((r) => ({
-      application_code: APP,
-      ...r.expected,
-      payload_raw: null,
-      ...NULL_MESSAGE_LOG,
-    })),
-  );
-const messageLogExpected = (days: string[]) =>
-  days.flatMap((day) =>
-    pushwooshMessageLogRows(APP, day, N).map(({ expected: e }) => ({
-      application_code: APP,
-      timestamp: e.timestamp,
-      tracking_code: null,
-      target_id: null,
-      hwid: e.hwid,
-      status: e.action,
-      description: null,
-      app_code: e.application_code,
-      payload: null,
-      payload_raw: null,
-      message_id: e.message_id,
-      message_code: e.message_code,
-      campaign_code: e.campaign_code,
-      user_id: e.user_id,
-      platform: e.platform,
-    })),
-  );
 const stateOf = (date: string) => [
   { type: 'STREAM', stream: { stream_descriptor: { name: STREAM }, stream_state: { date } } },
 ];

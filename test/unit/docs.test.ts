@@ -154,7 +154,7 @@ const MESSAGES = [
   'the status check answered HTTP',
   "Apple's answer has no statusUrl",
   'status SUCCESS without a downloadDetails.dataUrl',
-  'unknown export status',
+  'download parts; this connector reads one file',
   'rows, far more than a',
   'row(s) dated outside',
   // OneSignal
@@ -183,6 +183,8 @@ const MESSAGES = [
   'gave an empty page with a pagination token',
   'pages; stopping instead of paging without end',
   'payload(s) were not valid JSON',
+  // any vendor (src/http/unknown-answers.ts)
+  'gave an answer this connector does not recognise',
   // HTTP, exports and downloads (src/http, src/exports)
   'is rate limited (HTTP 429)',
   'The next sync will continue.',

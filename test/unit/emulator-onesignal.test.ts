@@ -118,6 +118,17 @@ async function waitReady(url: string): Promise<number> {
   throw new Error(`${url} not ready`);
 }
 
+/** `count` finished messages a minute apart, ids `<prefix>-0000-4000-8000-<n>`. */
+function finishedMessages(count: number, prefix: string, events: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${prefix}-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    sendAfter: 1_790_000_000 + i * 60,
+    completedAt: 1_790_000_000 + i * 60 + 30,
+    remaining: 0,
+    events,
+  }));
+}
+
 const csvRows = (gz: Buffer): string[][] =>
   parse(gunzipSync(gz), { relax_column_count: true }) as string[][];
 
@@ -372,13 +383,7 @@ describe('onesignal View messages', () => {
   });
 
   it('clamps limit to 50 and rejects bad paging parameters', async () => {
-    const messages = Array.from({ length: 60 }, (_, i) => ({
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      sendAfter: 1_790_000_000 + i * 60,
-      completedAt: 1_790_000_000 + i * 60 + 30,
-      remaining: 0,
-      events: 1,
-    }));
+    const messages = finishedMessages(60, '00000000', 1);
     const app = {
       appId: '99999999-2222-4333-8444-555555555555',
       apiKey: 'os-key-limit-test-0123456789abcdefghijklmnopq',
@@ -813,6 +818,93 @@ describe('onesignal faults', () => {
     assert.deepEqual(csvRows((await request(url)).raw), clean);
     assert.equal(emu.pendingFaults().length, 1);
     assert.doesNotThrow(() => validateFault({ kind: 'malformed_csv', variant: 'bad_timestamp' }));
+  });
+});
+
+describe('onesignal answer variants', () => {
+  const app = {
+    appId: '33333333-2222-4333-8444-555555555555',
+    apiKey: 'os-key-variant-test-0123456789abcdefghijklmnop',
+    messages: finishedMessages(5, 'eeeeeeee', 400),
+  };
+  const start = (variants: EmulatorOptions['onesignal']) =>
+    Emulator.start({
+      now: () => new Date(NOW),
+      onesignal: {
+        accounts: [{ accountId: 'v', apps: [app] }],
+        recordsPerSecond: 2000,
+        rateLimitWindowMs: 0,
+        ...variants,
+      },
+    });
+
+  it('notReadyStatus 403: AccessDenied until the file is ready, and for unknown files', async () => {
+    const e = await start({ notReadyStatus: 403 });
+    try {
+      const res = await exportEvents(e, app, app.messages[0].id);
+      const url = json(res).csv_file_url as string;
+      const early = await request(url);
+      assert.equal(early.status, 403);
+      assert.match(early.text, /<Code>AccessDenied<\/Code><Message>Access Denied<\/Message>/);
+      assert.equal((await request(`${url}x`)).status, 403);
+      for (let i = 0; i < 300; i++) {
+        const r = await request(url);
+        if (r.status === 200) break;
+        assert.equal(r.status, 403);
+        await sleep(20);
+      }
+      assert.equal((await request(url)).status, 200);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('exportUrlField csvFileUrl names the file URL so', async () => {
+    const e = await start({ exportUrlField: 'csvFileUrl' });
+    try {
+      const body = json(await exportEvents(e, app, app.messages[0].id));
+      assert.deepEqual(Object.keys(body), ['csvFileUrl']);
+      assert.match(body.csvFileUrl, /^http:\/\/127\.0\.0\.1:\d+\/onesignal\/csv_exports\//);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('nextTimeOffset number: unix seconds of the last message, taken back as time_offset', async () => {
+    const e = await start({ nextTimeOffset: 'number' });
+    try {
+      const ids: string[] = [];
+      let offset: string | number = new Date(0).toISOString();
+      for (let page = 0; page < 5; page++) {
+        const body = json(await list(e, app, { limit: 2, time_offset: offset }));
+        assert.equal(typeof body.next_time_offset, 'number');
+        if (body.notifications.length === 0) {
+          assert.equal(body.next_time_offset, offset, 'an empty page keeps the position');
+          break;
+        }
+        ids.push(...body.notifications.map((n: { id: string }) => n.id));
+        assert.equal(body.next_time_offset, body.notifications.at(-1).send_after);
+        offset = body.next_time_offset;
+      }
+      assert.deepEqual(
+        ids,
+        app.messages.map((m) => m.id),
+      );
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('an unknown variant is refused', async () => {
+    await assert.rejects(
+      start({ notReadyStatus: 500 as 404 }),
+      /onesignal\.notReadyStatus must be one of/,
+    );
+    await assert.rejects(
+      start({ nextTimeOffset: 'float' as 'number' }),
+      /onesignal\.nextTimeOffset must be one of token, number/,
+    );
+    await assert.rejects(start({ exportUrlField: 'url' as 'csvFileUrl' }), /exportUrlField/);
   });
 });
 

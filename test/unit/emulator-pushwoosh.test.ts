@@ -4,14 +4,17 @@ import { crc32, inflateRawSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { parse } from 'csv-parse/sync';
 import { request, type Res } from '../support/http';
-import { Emulator, type Fault } from '../../emulator/server';
+import { Emulator, type EmulatorOptions, type Fault } from '../../emulator/server';
 import { DEFAULT_PUSHWOOSH_ACCOUNT } from '../../emulator/fixtures';
 import {
   PUSHWOOSH_ACCESS_DENIED_MESSAGE,
   PUSHWOOSH_ACCOUNT_NOT_FOUND,
   PUSHWOOSH_INTERVAL_ERROR,
+  PUSHWOOSH_MESSAGE_LOG_VARIANTS,
   PUSHWOOSH_NOT_CUSTOM_PLAN,
   PUSHWOOSH_PENDING_MESSAGE,
+  PUSHWOOSH_PENDING_VARIANTS,
+  PUSHWOOSH_READY_VARIANTS,
   PUSHWOOSH_STATUSES,
   PUSHWOOSH_TRACKING_ENTRY,
   PUSHWOOSH_TRACKING_HEADER,
@@ -19,6 +22,10 @@ import {
   pushwooshTrackingRows,
   type PushwooshAccountFixture,
   type PushwooshMessageLogRow,
+  type PushwooshMessageLogVariant,
+  type PushwooshPendingVariant,
+  type PushwooshReadyVariant,
+  type PushwooshVariants,
 } from '../../emulator/pushwoosh';
 
 // ---------------------------------------------------------------------------------------------
@@ -623,3 +630,219 @@ describe('pushwoosh faults', () => {
 });
 
 const WINDOW_ALL = { date_from: '2026-10-09 00:00:00', date_to: '2026-10-11 00:00:00' };
+
+describe('pushwoosh answer variants', () => {
+  /** Runs `fn` against a fresh emulator with these variants (and one pending poll per job). */
+  async function withVariants(
+    variants: EmulatorOptions['pushwoosh'],
+    fn: (e: Emulator) => Promise<void>,
+  ) {
+    const e = await Emulator.start({
+      now: () => new Date(NOW),
+      pushwoosh: { eventsPerDay: PER_DAY, pendingPolls: 1, ...variants },
+    });
+    try {
+      await fn(e);
+    } finally {
+      await e.close();
+    }
+  }
+  const call = (e: Emulator, path: string, request: Record<string, unknown>) =>
+    requestJson(`${e.apiUrl}/json/1.3/${path}`, JSON.stringify({ request }));
+  const parsed = (res: Res): unknown =>
+    res.text === '' || /^text\/plain/.test(String(res.headers['content-type']))
+      ? res.text || undefined
+      : JSON.parse(res.text);
+  async function job(e: Emulator) {
+    const r = await call(e, 'getTrackingLog', { auth: TOKEN, date: '2026-10-10' });
+    const id = json<{ response: { request_id: string } }>(r).response.request_id;
+    const poll = () => call(e, 'getResults', { auth: TOKEN, request_id: id });
+    return { id, poll };
+  }
+
+  const env = (status_code: unknown, status_message: string, response: unknown) => ({
+    status_code,
+    status_message,
+    response,
+  });
+  const PENDING: Record<PushwooshPendingVariant, [number, unknown]> = {
+    status210: [200, env(210, PUSHWOOSH_PENDING_MESSAGE, null)],
+    status210Processing: [200, env(210, 'Request is being processed', null)],
+    status210Argument: [200, env(210, 'Argument error', null)],
+    status202: [200, env(202, 'Accepted', null)],
+    status0: [200, env(0, '', null)],
+    status100: [200, env(100, 'Continue', null)],
+    string200NoFile: [200, env('200', 'OK', {})],
+    okNoFile: [200, env(200, 'OK', {})],
+    okNullFile: [200, env(200, 'OK', { fileName: null })],
+    okEmptyFile: [200, env(200, 'OK', { fileName: '' })],
+    responseNull: [200, env(200, 'OK', null)],
+    responseStatusPending: [200, env(200, 'OK', { status: 'pending' })],
+    responseStatusQueued: [200, env(200, 'OK', { status: 'queued' })],
+    statusProcessing: [200, { status: 'processing' }],
+    statusInProgress: [200, { status_code: 200, status: 'in_progress' }],
+    http202Empty: [202, undefined],
+    http204: [204, undefined],
+    http210: [210, env(210, PUSHWOOSH_PENDING_MESSAGE, null)],
+    plainText: [200, PUSHWOOSH_PENDING_MESSAGE],
+    echoRequest: [200, env(202, 'Accepted', { request: { auth: TOKEN, request_id: '<id>' } })],
+  };
+
+  it('pendingVariant: each shape while the job runs, then the ready answer', async () => {
+    assert.deepEqual(Object.keys(PENDING).sort(), [...PUSHWOOSH_PENDING_VARIANTS].sort());
+    for (const v of PUSHWOOSH_PENDING_VARIANTS) {
+      await withVariants({ pendingVariant: v }, async (e) => {
+        const { id, poll } = await job(e);
+        const first = await poll();
+        const [status, body] = PENDING[v];
+        assert.equal(first.status, status, v);
+        const want = body === undefined ? undefined : JSON.stringify(body).replace('<id>', id);
+        assert.deepEqual(parsed(first), want && JSON.parse(want), v);
+        const ready = json<{ response: { fileName: string } }>(await poll());
+        assert.equal(ready.response.fileName, `${e.filesUrl}/pushwoosh/tracking_log/${id}.zip`);
+      });
+    }
+  });
+
+  it('readyVariant: the link under each name, or protocol-relative; it downloads', async () => {
+    for (const v of PUSHWOOSH_READY_VARIANTS) {
+      await withVariants({ readyVariant: v, pendingPolls: 0 }, async (e) => {
+        const { id, poll } = await job(e);
+        const body = json<{ status_code: unknown; response: Record<string, string> }>(await poll());
+        const url = `${e.filesUrl}/pushwoosh/tracking_log/${id}.zip`;
+        const expected: Record<PushwooshReadyVariant, [string, string]> = {
+          fileName: ['fileName', url],
+          file_name: ['file_name', url],
+          url: ['url', url],
+          link: ['link', url],
+          fileUrl: ['fileUrl', url],
+          protocolRelative: ['fileName', url.replace('http:', '')],
+          stringCode: ['fileName', url],
+        };
+        assert.deepEqual(Object.entries(body.response), [expected[v]], v);
+        assert.equal(body.status_code, v === 'stringCode' ? '200' : 200);
+        assert.equal((await request(url)).status, 200);
+      });
+    }
+  });
+
+  type Page = Record<string, Record<string, unknown>>;
+  interface LogShape {
+    rows: (b: Page) => unknown;
+    token: (b: Page) => unknown;
+    time: string;
+    action: string;
+  }
+  const DEFAULT_LOG: LogShape = {
+    rows: (b) => b.response?.result ?? b.result,
+    token: (b) => (b.response ? b.response.pagination_token : b.pagination_token),
+    time: 'timestamp',
+    action: 'action',
+  };
+  /** Where each variant puts rows and token, and the row with its time and action renamed. */
+  const LOG: Record<PushwooshMessageLogVariant, LogShape> = {
+    default: DEFAULT_LOG,
+    nullWhenEmpty: DEFAULT_LOG,
+    resultTop: {
+      rows: (b) => b.result,
+      token: (b) => b.pagination_token,
+      time: 'time',
+      action: 'action',
+    },
+    rows: {
+      rows: (b) => b.response.rows,
+      token: (b) => b.response.next,
+      time: 'datetime',
+      action: 'status',
+    },
+    items: { rows: (b) => b.items, token: (b) => b.next_token, time: 'date', action: 'event' },
+    data: {
+      rows: (b) => b.response.data,
+      token: (b) => b.pagination_token,
+      time: 'created_at',
+      action: 'action',
+    },
+  };
+  const TIME: Record<PushwooshMessageLogVariant, (ts: string) => unknown> = {
+    default: (ts) => ts,
+    nullWhenEmpty: (ts) => ts,
+    resultTop: (ts) => `${ts} UTC`,
+    rows: (ts) => `${ts.replace(' ', 'T')}Z`,
+    items: (ts) => Date.parse(`${ts.replace(' ', 'T')}Z`) / 1000,
+    data: (ts) => Date.parse(`${ts.replace(' ', 'T')}Z`),
+  };
+
+  it('messageLogVariant and messageLogPageCap: rows, token and row fields in each shape', async () => {
+    const day = '2026-10-10';
+    const want = pushwooshMessageLogRows(APP, day, PER_DAY).map((x) => x.row);
+    for (const v of PUSHWOOSH_MESSAGE_LOG_VARIANTS) {
+      await withVariants({ messageLogVariant: v, messageLogPageCap: 7 }, async (e) => {
+        for (const path of ['/api/v2/statistics/getMessageLog', '/json/1.3/getMessageLog']) {
+          const got: Record<string, unknown>[] = [];
+          let token: unknown = undefined;
+          let pages = 0;
+          do {
+            const request = {
+              auth: TOKEN,
+              date_from: `${day} 00:00:00`,
+              date_to: '2026-10-11',
+              limit: 1000,
+            };
+            const res = await requestJson(
+              `${e.apiUrl}${path}`,
+              JSON.stringify({
+                request: token ? { ...request, pagination_token: token } : request,
+              }),
+            );
+            assert.equal(res.status, 200, res.text);
+            const body = json<Record<string, Record<string, unknown>>>(res);
+            const rows = LOG[v].rows(body) as Record<string, unknown>[];
+            assert.ok(rows.length <= 7);
+            got.push(...rows);
+            token = LOG[v].token(body);
+            pages++;
+          } while (token);
+          assert.equal(token, null, `${v} ${path}: the last page's token is null`);
+          assert.equal(pages, Math.ceil(want.length / 7));
+          const { time, action } = LOG[v];
+          assert.deepEqual(
+            got,
+            want.map(({ timestamp, action: a, message_id, ...rest }) => ({
+              [time]: TIME[v](timestamp),
+              ...rest,
+              message_id: v === 'resultTop' || v === 'rows' ? String(message_id) : message_id,
+              [action]: a,
+            })),
+            `${v} ${path}`,
+          );
+        }
+      });
+    }
+  });
+
+  it('messageLogVariant nullWhenEmpty: a page without rows has result null', async () => {
+    await withVariants({ messageLogVariant: 'nullWhenEmpty', eventsPerDay: 0 }, async (e) => {
+      const window = { date_from: '2026-10-09 00:00:00', date_to: '2026-10-10 00:00:00' };
+      const res = await requestJson(
+        `${e.apiUrl}/api/v2/statistics/getMessageLog`,
+        JSON.stringify(window),
+        tokenHeader(),
+      );
+      assert.deepEqual(json(res), { result: null, pagination_token: null });
+    });
+  });
+
+  it('an unknown variant name is refused', async () => {
+    for (const bad of [
+      { pendingVariant: 'sometimes' },
+      { readyVariant: 'ftp' },
+      { messageLogVariant: 'csv' },
+      { messageLogPageCap: 0 },
+    ]) {
+      await assert.rejects(
+        Emulator.start({ pushwoosh: bad as PushwooshVariants }),
+        /pushwoosh\.(pendingVariant|readyVariant|messageLogVariant|messageLogPageCap)/,
+      );
+    }
+  });
+});

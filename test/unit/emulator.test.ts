@@ -5,12 +5,19 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { request, type Res } from '../support/http';
-import { Emulator, type ApnsTeamFixture, type Fault } from '../../emulator/server';
+import {
+  Emulator,
+  type ApnsTeamFixture,
+  type EmulatorOptions,
+  type Fault,
+} from '../../emulator/server';
 import { DEFAULT_APNS_TEAM } from '../../emulator/fixtures';
 import {
   APNS_BROADCAST_APP_HEADER,
   APNS_BROADCAST_CHANNEL_HEADER,
   APNS_DELIVERY_HEADER,
+  APNS_REQUEST_VARIANTS,
+  APNS_STATUS_VARIANTS,
   apnsBroadcastAppRow,
   apnsBroadcastChannelRow,
   apnsBroadcastDateCell,
@@ -615,6 +622,102 @@ describe('faults', () => {
     const listed = json<unknown[]>(await request(`${emu.apiUrl}/__emulator/requests`));
     assert.equal(listed.length, 2);
     assert.equal(emu.requests.length, 2);
+  });
+});
+
+describe('apns answer variants', () => {
+  /** One export on a fresh emulator with these variants: the request answer, two polls, the file. */
+  async function exportWith(variants: EmulatorOptions['apns'], faults: Fault[] = []) {
+    const e = await Emulator.start({
+      now: () => new Date(BASE_NOW),
+      apns: { processingPolls: 1, ...variants },
+    });
+    for (const f of faults) e.inject(f);
+    try {
+      const headers = tokenHeader(T.tokens.deliverymetrics);
+      const created = await request(
+        `${e.apiUrl}/v1/dataExports/apns/teams/${T.teamId}/appId/${T.bundleId}/datasetName/deliverymetrics/request`,
+        { method: 'POST', headers, body: JSON.stringify(defaultBody('deliverymetrics')) },
+      );
+      const answer = json<Record<string, string>>(created);
+      const statusUrl = answer.statusUrl ?? answer.statusURL;
+      const polls = [];
+      for (let i = 0; i < 2; i++) polls.push(json(await request(statusUrl, { headers })));
+      return { created: created.status, keys: Object.keys(answer), polls, e };
+    } catch (err) {
+      await e.close();
+      throw err;
+    }
+  }
+
+  it('requestVariant: statusUrl (200), statusURL (200), statusUrl (202)', async () => {
+    const want = {
+      statusUrl: [200, 'statusUrl'],
+      statusURL: [200, 'statusURL'],
+      accepted202: [202, 'statusUrl'],
+    };
+    assert.deepEqual(Object.keys(want), APNS_REQUEST_VARIANTS);
+    for (const v of APNS_REQUEST_VARIANTS) {
+      const { created, keys, polls, e } = await exportWith({ requestVariant: v });
+      await e.close();
+      assert.deepEqual([created, keys[0]], want[v], v);
+      assert.deepEqual(
+        polls.map((p) => p.status),
+        ['PROCESSING', 'SUCCESS'],
+      );
+    }
+  });
+
+  it('statusVariant: the status spellings and the downloadDetails shapes', async () => {
+    const want = {
+      upper: [['PROCESSING', 'SUCCESS'], 'dataUrl'],
+      lower: [['processing', 'success'], 'dataUrl'],
+      capitalized: [['Processing', 'Success'], 'dataUrl'],
+      succeeded: [['PROCESSING', 'Succeeded'], 'dataUrl'],
+      queued: [['QUEUED', 'SUCCESS'], 'dataUrl'],
+      dataURL: [['PROCESSING', 'SUCCESS'], 'dataURL'],
+      dataurl: [['PROCESSING', 'SUCCESS'], 'dataurl'],
+      onePartList: [['PROCESSING', 'SUCCESS'], 'list'],
+      twoPartList: [['PROCESSING', 'SUCCESS'], 'list'],
+    };
+    assert.deepEqual(Object.keys(want), APNS_STATUS_VARIANTS);
+    for (const v of APNS_STATUS_VARIANTS) {
+      const { polls, e } = await exportWith({ statusVariant: v });
+      try {
+        const [statuses, key] = want[v];
+        assert.deepEqual(
+          polls.map((p) => p.status),
+          statuses,
+          v,
+        );
+        const details = polls[1].downloadDetails as
+          Record<string, string> | Record<string, string>[];
+        const part = Array.isArray(details) ? details[0] : details;
+        assert.equal(Array.isArray(details) ? 'list' : Object.keys(details)[0], key, v);
+        const url = part.dataUrl ?? part.dataURL ?? part.dataurl;
+        assert.match(part.expiresAt, /Z$/);
+        assert.equal((await request(url)).status, 200, v);
+      } finally {
+        await e.close();
+      }
+    }
+    // FAILED and EXPIRED follow the variant's spelling too.
+    for (const kind of ['export_failed', 'export_expired'] as const) {
+      const { polls, e } = await exportWith({ statusVariant: 'lower' }, [{ kind }]);
+      await e.close();
+      assert.equal(polls[0].status, kind === 'export_failed' ? 'failed' : 'expired');
+    }
+  });
+
+  it('an unknown variant name is refused', async () => {
+    await assert.rejects(
+      Emulator.start({ apns: { statusVariant: 'weird' as 'upper' } }),
+      /apns\.statusVariant must be one of upper, lower/,
+    );
+    await assert.rejects(
+      Emulator.start({ apns: { requestVariant: 'location' as 'statusUrl' } }),
+      /apns\.requestVariant/,
+    );
   });
 });
 

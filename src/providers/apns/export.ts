@@ -4,6 +4,7 @@ import type { ApnsConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
+import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day } from '../../util/time';
 
@@ -59,6 +60,31 @@ function reasonOf(body: unknown): string {
 }
 
 /**
+ * Apple's documented statuses, and the spellings read as them (compared upper-cased, `-` and
+ * spaces as `_`). Any other status is taken as still running, logged once, until the timeout
+ * (docs/research/apns-onesignal-answers.md).
+ */
+const STATUS_ALIASES: Record<string, 'PROCESSING' | 'FAILED' | 'EXPIRED' | 'SUCCESS'> = {
+  PROCESSING: 'PROCESSING',
+  FAILED: 'FAILED',
+  FAILURE: 'FAILED',
+  EXPIRED: 'EXPIRED',
+  SUCCESS: 'SUCCESS',
+  SUCCEEDED: 'SUCCESS',
+  COMPLETED: 'SUCCESS',
+};
+const DOCUMENTED = new Set(['PROCESSING', 'FAILED', 'EXPIRED', 'SUCCESS']);
+
+function spellingOf(status: unknown): string {
+  return typeof status === 'string'
+    ? status
+        .trim()
+        .toUpperCase()
+        .replace(/[\s-]+/g, '_')
+    : '';
+}
+
+/**
  * Apple's APNs data export (iCloud Web Services "dataExports"): POST a request, GET its status
  * URL until SUCCESS, then GET the `dataUrl` (without the token).
  */
@@ -86,7 +112,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       dataDownloadUrlExpiresInMinutes: 60,
     };
     if (r.channelId !== undefined) body.channelId = r.channelId;
-    const res = await this.http.request<{ statusUrl?: unknown }>({
+    const res = await this.http.request<unknown>({
       method: 'POST',
       url: this.requestUrl,
       what: `${this.describe} request`,
@@ -94,8 +120,9 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       data: JSON.stringify(body),
     });
     if (res.status === 200 || res.status === 201 || res.status === 202) {
-      const statusUrl = res.data?.statusUrl;
-      if (typeof statusUrl !== 'string' || !/^https?:\/\//.test(statusUrl)) {
+      // Apple's docs write statusUrl; field() also reads statusURL.
+      const statusUrl = httpLink(field(res.data, 'statusUrl'), this.requestUrl);
+      if (!statusUrl) {
         throw systemError(
           `${this.describe}: Apple's answer has no statusUrl: ${snippet(res.data)}`,
         );
@@ -106,36 +133,51 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
   }
 
   async poll(job: ApnsJob): Promise<JobStatus> {
-    const res = await this.http.request<Record<string, unknown>>({
+    const res = await this.http.request<unknown>({
       method: 'GET',
       url: job.statusUrl,
       what: `${this.describe} status`,
     });
-    if (res.status !== 200) throw this.statusError(res.status, res.data);
-    const status = res.data?.status;
+    if (res.status < 200 || res.status > 299) throw this.statusError(res.status, res.data);
+    const spelled = spellingOf(field(res.data, 'status'));
+    const status = STATUS_ALIASES[spelled];
+    if (!DOCUMENTED.has(spelled)) {
+      const treatment = status ? `treating it as ${status}` : 'treating it as still running';
+      UnknownAnswers.of(this.http.logger).note('Apple export status', res.data, treatment);
+    }
     switch (status) {
-      case 'PROCESSING':
-        return { state: 'running', detail: 'Apple is still processing the export' };
       case 'FAILED':
         return { state: 'failed', reason: 'Apple reported FAILED' };
       case 'EXPIRED':
         return { state: 'expired', reason: 'Apple reported EXPIRED' };
-      case 'SUCCESS': {
-        // Apple's docs spell it both ways.
-        const details = res.data.downloadDetails as Record<string, unknown> | undefined;
-        const url = details?.dataUrl ?? details?.dataURL;
-        if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
-          throw systemError(
-            `${this.describe}: status SUCCESS without a downloadDetails.dataUrl: ${snippet(res.data)}`,
-          );
-        }
-        return { state: 'completed', download: { url } };
-      }
+      case 'SUCCESS':
+        return { state: 'completed', download: { url: this.dataUrl(res.data) } };
       default:
-        throw systemError(
-          `${this.describe}: unknown export status ${JSON.stringify(status)}: ${snippet(res.data)}`,
-        );
+        return { state: 'running', detail: 'Apple is still processing the export' };
     }
+  }
+
+  /**
+   * `downloadDetails.dataUrl` (Apple's docs also write `dataURL`). A list of one part is read as
+   * that part; the engine downloads one file, so a list of several is refused, not half-read.
+   */
+  private dataUrl(body: unknown): string {
+    let details = field(body, 'downloadDetails');
+    if (Array.isArray(details)) {
+      if (details.length > 1) {
+        throw systemError(
+          `${this.describe}: Apple's answer lists ${details.length} download parts; this connector reads one file. Please report it: ${snippet(body)}`,
+        );
+      }
+      details = details[0];
+    }
+    const url = httpLink(field(details, 'dataUrl'), this.requestUrl);
+    if (!url) {
+      throw systemError(
+        `${this.describe}: status SUCCESS without a downloadDetails.dataUrl: ${snippet(body)}`,
+      );
+    }
+    return url;
   }
 
   private get errors(): {

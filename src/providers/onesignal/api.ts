@@ -7,6 +7,7 @@ import { type ErrorRule, errorFor } from '../../http/error-table';
 import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
 import type { Clock } from '../../util/clock';
+import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 
 /** The fields of a OneSignal message (View messages) that the connector uses. */
 export interface OneSignalMessage {
@@ -64,6 +65,7 @@ export class OneSignalAppClient {
   readonly http: HttpClient;
   private readonly limiter: RateLimiter;
   private readonly errors: ErrorRule[];
+  private readonly answers: UnknownAnswers;
 
   constructor(
     readonly app: OneSignalApp,
@@ -81,6 +83,7 @@ export class OneSignalAppClient {
         headers: { Authorization: `Key ${app.apiKey}` },
       },
     });
+    this.answers = UnknownAnswers.of(logger).protect(app.apiKey, app.appId);
   }
 
   get label(): string {
@@ -119,11 +122,16 @@ export class OneSignalAppClient {
         throw systemError(`${this.label}: a message without id or send_after: ${snippet(m)}`);
       }
     }
-    const next = res.data.next_time_offset;
-    return {
-      messages: list as OneSignalMessage[],
-      next: next === undefined || next === null ? undefined : String(next),
-    };
+    return { messages: list as OneSignalMessage[], next: this.nextOffsetOf(res.data) };
+  }
+
+  /** One doc types next_time_offset as an integer, the SDK as a string: both are passed back. */
+  private nextOffsetOf(body: unknown): string | undefined {
+    const next = field(body, 'next_time_offset');
+    if (typeof next === 'string' || typeof next === 'number') return String(next);
+    if (next !== undefined && next !== null)
+      this.answers.note('OneSignal messages', body, 'reading it as the last page');
+    return undefined;
   }
 
   /**
@@ -157,15 +165,15 @@ export class OneSignalAppClient {
   }
 
   async requestExport(messageId: string): Promise<string> {
-    const res = await this.http.request<{ csv_file_url?: unknown }>({
+    const res = await this.http.request<unknown>({
       method: 'POST',
       url: `${this.apiUrl}/notifications/${encodeURIComponent(messageId)}/export_events`,
       what: `${this.label} export of message ${messageId}`,
       params: { app_id: this.app.appId },
     });
     if (res.status !== 200) throw this.rejected(res.status, res.data);
-    const url = res.data?.csv_file_url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+    const url = httpLink(field(res.data, 'csv_file_url', 'csvFileUrl'), this.apiUrl);
+    if (!url) {
       throw systemError(`${this.label}: export_events gave no csv_file_url: ${snippet(res.data)}`);
     }
     return url;
@@ -173,14 +181,18 @@ export class OneSignalAppClient {
 }
 
 /**
- * OneSignal's export: the file URL answers 404 until the file is generated. Polling GETs the
- * file itself (without the key); the 200 answer's body is handed to the engine as the download.
+ * OneSignal's export: the file URL answers S3's 404 NoSuchKey until the file is generated, or
+ * 403 AccessDenied where the bucket cannot be listed, so both mean "not ready" until the file was
+ * served once; after that (or on 410) the file is gone and the export is requested again. Polling
+ * GETs the file itself (without the key); the 200 answer's body is handed to the engine.
  */
 export class OneSignalExport implements ExportRepository<{ url: string }> {
   readonly describe: string;
   /** How long OneSignal took to generate the file, from the request to its first 200. */
   generationMs = 0;
   private sinceRequest: () => number = () => 0;
+  /** File URLs that were served once: missing after that means gone, not "not yet". */
+  private readonly served = new Set<string>();
 
   constructor(
     private readonly client: OneSignalAppClient,
@@ -208,14 +220,18 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
       this.generationMs = this.sinceRequest();
       this.onReady?.(this.generationMs);
     }
-    if (res.status === 200)
+    if (res.status === 200) {
+      this.served.add(job.url);
       return {
         state: 'completed',
         download: { url: job.url, body: { stream: res.data, headers: res.headers } },
       };
-    res.data.resume(); // the S3 "NoSuchKey" body is of no use
-    if (res.status === 404) return { state: 'running', detail: 'the file is not generated yet' };
-    if (res.status === 403 || res.status === 410)
+    }
+    res.data.resume(); // the S3 error body is of no use
+    const missing = res.status === 404 || res.status === 403;
+    if (missing && !this.served.has(job.url))
+      return { state: 'running', detail: 'the file is not generated yet' };
+    if (missing || res.status === 410)
       return { state: 'expired', reason: `the file URL answered HTTP ${res.status}` };
     throw systemError(`${this.describe}: the file URL answered HTTP ${res.status}.`);
   }

@@ -4,6 +4,7 @@ import type { JsonObject } from '../../airbyte/protocol';
 import type { PushwooshConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
+import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import type { Day } from '../../util/time';
 
@@ -14,9 +15,23 @@ import type { Day } from '../../util/time';
  */
 export const MESSAGE_LOG_PATHS = ['/api/v2/statistics/getMessageLog', '/json/1.3/getMessageLog'];
 
-/** getResults answers status_code 210 with such a text while the job runs (undocumented). */
-const PENDING = /not ready|pending|processing|in progress|not finished/i;
-const AUTH = /access denied|not found|unauthori[sz]ed|invalid (api )?token|forbidden/i;
+/**
+ * What Pushwoosh's texts mean (docs/research/pushwoosh.md, "What the connector accepts"). AUTH and
+ * FINAL are final; PENDING and FAILED_STATE name a job's state; any other getResults answer
+ * without a file link also means not ready yet, until the export timeout.
+ */
+const AUTH =
+  /access denied|unauthori[sz]ed|invalid (?:api )?token|forbid|token restrictions|(?:account|application) not found|token (?:has )?expired|expired token/i;
+const FINAL =
+  /\brequest\b.*\b(?:not found|does not exist|unknown|expired)\b|\b(?:unknown|invalid|no such) request|request_?id is required|malformed/i;
+const PENDING =
+  /not ready|pending|process|in[ _-]?progress|queued|not finished|running|wait|preparing|generating/i;
+const FAILED_STATE = /^(?:failed|failure|error|cancell?ed)$/i;
+/** Where getResults may put the file link, and getMessageLog its rows and next-page token. */
+const FILE_FIELDS = ['fileName', 'file_name', 'fileUrl', 'file_url', 'url', 'link'];
+const ROW_LISTS = ['result', 'rows', 'items', 'data'];
+const NEXT_TOKENS = ['pagination_token', 'paginationToken', 'next_token', 'nextToken', 'next'];
+const TIME_FIELDS = ['timestamp', 'datetime', 'created_at', 'createdAt', 'time', 'date'];
 
 export interface MessageLogRow {
   timestamp?: unknown;
@@ -31,10 +46,101 @@ export interface MessageLogRow {
   [key: string]: unknown;
 }
 
+/** The texts of an answer: its status message and error, or the body itself. */
+function textOf(body: unknown): string {
+  if (typeof body === 'string') return body;
+  const error = field(body, 'error');
+  return [field(body, 'status_message', 'statusMessage', 'message'), error, field(error, 'message')]
+    .filter((t): t is string => typeof t === 'string' && t !== '')
+    .join('; ');
+}
+
+function jsonOrText(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A body's status_code as a number, also when it is sent as a string. */
+function statusCodeOf(body: unknown): number | undefined {
+  const code = field(body, 'status_code', 'statusCode');
+  const n = typeof code === 'string' && /^\d+$/.test(code.trim()) ? Number(code) : code;
+  return typeof n === 'number' ? n : undefined;
+}
+
+/** The first of `names` found in the first container that has one. */
+function lookup(containers: unknown[], names: string[]): unknown {
+  for (const c of containers) {
+    const v = field(c, ...names);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+export type ResultsAnswer =
+  | { kind: 'ready'; url: string }
+  | { kind: 'pending'; recognised: boolean }
+  | { kind: 'failed'; state: string }
+  | { kind: 'auth'; detail: string }
+  | { kind: 'final'; status: number; message: string };
+
+/**
+ * Reads a getResults answer. Pushwoosh does not document what it answers while the job runs, so
+ * only a file link, a rejected token and an unknown request are taken as such; a job state of
+ * failed restarts the export; anything else is "not ready yet" (`recognised` when it says so).
+ */
+export function readResults(status: number, body: unknown, apiUrl: string): ResultsAnswer {
+  const text = textOf(body);
+  if (status === 401 || status === 403 || AUTH.test(text))
+    return { kind: 'auth', detail: `HTTP ${status}: ${text || snippet(body, 200)}` };
+  if (FINAL.test(text) || ((status < 200 || status > 299) && !PENDING.test(text)))
+    return { kind: 'final', status, message: text || snippet(body, 200) };
+  const response = field(body, 'response');
+  const link = lookup([response, body], FILE_FIELDS);
+  const url = httpLink(link, apiUrl);
+  if (url) return { kind: 'ready', url };
+  const states = [field(body, 'status'), field(response, 'status')].filter(
+    (s): s is string => typeof s === 'string',
+  );
+  const failed = states.find((s) => FAILED_STATE.test(s));
+  if (failed) return { kind: 'failed', state: failed };
+  const unusableLink = link !== undefined && link !== null && link !== '';
+  return {
+    kind: 'pending',
+    recognised: !unusableLink && PENDING.test([text, ...states].join(' ')),
+  };
+}
+
+/** Unix seconds or milliseconds become ISO; the rest is left for the stream to parse (or name). */
+function instant(v: unknown): unknown {
+  if (typeof v !== 'number') return v;
+  const d = new Date(Math.abs(v) < 1e11 ? v * 1000 : v);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
+}
+
+/** A getMessageLog row under the field names the stream reads (the row format is undocumented). */
+export function normalizeMessageLogRow(row: unknown): MessageLogRow {
+  return {
+    timestamp: instant(field(row, ...TIME_FIELDS)),
+    message_id: field(row, 'message_id', 'messageId'),
+    message_code: field(row, 'message_code', 'messageCode'),
+    campaign_code: field(row, 'campaign_code', 'campaignCode'),
+    application_code: field(row, 'application_code', 'applicationCode', 'app_code', 'appCode'),
+    hwid: field(row, 'hwid'),
+    user_id: field(row, 'user_id', 'userId'),
+    platform: field(row, 'platform'),
+    action: field(row, 'action', 'event', 'status'),
+  };
+}
+
 /** The Pushwoosh calls: the token goes only to the API origin (in the body and header). */
 export class PushwooshApi {
   readonly http: HttpClient;
   private messageLogPath: string | undefined;
+  private readonly answers: UnknownAnswers;
 
   constructor(
     private readonly cfg: PushwooshConfig,
@@ -49,6 +155,7 @@ export class PushwooshApi {
         headers: { Authorization: `Token ${cfg.api_token}` },
       },
     });
+    this.answers = UnknownAnswers.of(logger).protect(cfg.api_token);
   }
 
   private authError(detail: string): ConnectorError {
@@ -61,58 +168,48 @@ export class PushwooshApi {
    * Turns any Pushwoosh answer into its payload or the right error. Pushwoosh reports errors in
    * the HTTP status, in `status_code` (200 OK, 210 argument error) and in `{"error": …}` bodies.
    */
-  private unwrap(
-    what: string,
-    status: number,
-    body: unknown,
-    pendingOk = false,
-  ): JsonObject | 'pending' {
+  private unwrap(what: string, status: number, body: unknown): JsonObject {
     const b = (body && typeof body === 'object' ? body : {}) as JsonObject;
     const error = typeof b.error === 'string' ? b.error : undefined;
-    const code = typeof b.status_code === 'number' ? b.status_code : undefined;
-    const message = String(b.status_message ?? error ?? snippet(body, 200));
+    const code = statusCodeOf(b);
+    const message = textOf(body) || snippet(body, 200);
     if (status === 401 || (status === 403 && !/custom plan/i.test(message)))
-      return this.fail(this.authError(`HTTP ${status}: ${message}`));
+      throw this.authError(`HTTP ${status}: ${message}`);
     if (status === 403 || /custom plan/i.test(message)) {
-      return this.fail(
-        configError(
-          `Pushwoosh refused ${what}: ${message}. getMessageLog is for Custom plans only; ask Pushwoosh to enable it, or set pushwoosh.log_api to tracking_log.`,
-        ),
+      throw configError(
+        `Pushwoosh refused ${what}: ${message}. getMessageLog is for Custom plans only; ask Pushwoosh to enable it, or set pushwoosh.log_api to tracking_log.`,
       );
     }
     if (error !== undefined) {
-      if (AUTH.test(error)) return this.fail(this.authError(error));
-      return this.fail(systemError(`Pushwoosh ${what} failed: ${error} (HTTP ${status})`));
+      if (AUTH.test(error)) throw this.authError(error);
+      throw systemError(`Pushwoosh ${what} failed: ${error} (HTTP ${status})`);
     }
-    if (status !== 200)
-      return this.fail(systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`));
+    if (status < 200 || status > 299)
+      throw systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`);
     if (code === undefined || code === 200) return b;
-    if (code === 210 && pendingOk && PENDING.test(message)) return 'pending';
-    if (code === 210 && AUTH.test(message))
-      return this.fail(this.authError(`status_code 210: ${message}`));
-    return this.fail(systemError(`Pushwoosh ${what} failed with status_code ${code}: ${message}`));
+    if (AUTH.test(message)) throw this.authError(`status_code ${code}: ${message}`);
+    throw systemError(`Pushwoosh ${what} failed with status_code ${code}: ${message}`);
   }
 
-  private fail(err: ConnectorError): never {
-    throw err;
-  }
-
-  private async call(path: string, what: string, request: JsonObject, pendingOk = false) {
+  /** `asText`: the body is parsed here, and kept as text when it is not JSON. */
+  private async call(path: string, what: string, request: JsonObject, asText = false) {
     const res = await this.http.request({
       method: 'POST',
       url: `${this.cfg.api_url}${path}`,
       what: `Pushwoosh ${what}`,
       headers: { 'Content-Type': 'application/json' },
       data: JSON.stringify({ request: { auth: this.cfg.api_token, ...request } }),
+      responseType: asText ? 'text' : 'json',
     });
+    if (asText) res.data = jsonOrText(res.data as string);
     return {
       status: res.status,
       body: res.data,
-      unwrap: () => this.unwrap(what, res.status, res.data, pendingOk),
+      unwrap: () => this.unwrap(what, res.status, res.data),
     };
   }
 
-  /** One page of getMessageLog rows in [from, to). */
+  /** One page of getMessageLog rows in [from, to), under the names the stream reads. */
   async messageLogPage(
     from: string,
     to: string,
@@ -126,7 +223,7 @@ export class PushwooshApi {
       limit,
     };
     if (token) request.pagination_token = token;
-    let answer: JsonObject | 'pending' | undefined;
+    let answer: JsonObject | undefined;
     for (const path of this.messageLogPath ? [this.messageLogPath] : MESSAGE_LOG_PATHS) {
       const r = await this.call(path, 'getMessageLog', request);
       if (r.status === 404 && !this.messageLogPath && path !== MESSAGE_LOG_PATHS.at(-1)) {
@@ -137,16 +234,23 @@ export class PushwooshApi {
       answer = r.unwrap();
       break;
     }
-    const payload = ((answer as JsonObject).response ?? answer) as JsonObject;
-    const rows = payload.result;
+    const containers = [field(answer, 'response'), answer];
+    let rows = lookup(containers, ROW_LISTS);
+    if (rows === null) {
+      this.answers.note('Pushwoosh getMessageLog', answer, 'reading it as a page without rows');
+      rows = [];
+    }
     if (!Array.isArray(rows))
       throw systemError(
         `Pushwoosh getMessageLog answered without a result list: ${snippet(answer)}`,
       );
-    const next = payload.pagination_token;
+    const next = lookup(containers, NEXT_TOKENS);
     return {
-      rows: rows as MessageLogRow[],
-      next: typeof next === 'string' && next !== '' ? next : undefined,
+      rows: rows.map(normalizeMessageLogRow),
+      next:
+        typeof next === 'number' || (typeof next === 'string' && next !== '')
+          ? String(next)
+          : undefined,
     };
   }
 
@@ -157,28 +261,33 @@ export class PushwooshApi {
   async requestTrackingLog(day: Day): Promise<string> {
     const r = (
       await this.call('/json/1.3/getTrackingLog', `getTrackingLog for ${day}`, { date: day })
-    ).unwrap() as JsonObject;
-    const id = (r.response as JsonObject | null)?.request_id;
-    if (typeof id !== 'string' || id === '')
+    ).unwrap();
+    const id = lookup([field(r, 'response'), r], ['request_id', 'requestId']);
+    if ((typeof id !== 'string' && typeof id !== 'number') || id === '')
       throw systemError(`Pushwoosh getTrackingLog gave no request_id: ${snippet(r)}`);
-    return id;
+    return String(id);
   }
 
   async results(requestId: string, day: Day): Promise<JobStatus> {
-    const r = (
-      await this.call(
-        '/json/1.3/getResults',
-        `getResults for the ${day} tracking log`,
-        { request_id: requestId },
-        true,
-      )
-    ).unwrap();
-    if (r === 'pending')
-      return { state: 'running', detail: 'Pushwoosh is still preparing the file' };
-    const file = (r.response as JsonObject | null)?.fileName;
-    if (typeof file !== 'string' || !/^https?:\/\//.test(file))
-      return { state: 'running', detail: 'no file link yet' };
-    return { state: 'completed', download: { url: file } };
+    const what = `getResults for the ${day} tracking log`;
+    // Read leniently: a plain-text "not ready" must not fail the sync as a non-JSON body.
+    const r = await this.call('/json/1.3/getResults', what, { request_id: requestId }, true);
+    const answer = readResults(r.status, r.body, this.cfg.api_url);
+    switch (answer.kind) {
+      case 'ready':
+        return { state: 'completed', download: { url: answer.url } };
+      case 'failed':
+        return { state: 'failed', reason: `Pushwoosh reported the job ${answer.state}` };
+      case 'auth':
+        throw this.authError(answer.detail);
+      case 'final': {
+        const { status, message } = answer;
+        throw systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`);
+      }
+      case 'pending':
+        if (!answer.recognised) this.answers.note('Pushwoosh getResults', r.body);
+        return { state: 'running', detail: 'Pushwoosh is still preparing the file' };
+    }
   }
 }
 
