@@ -14,7 +14,10 @@ export interface UnitOfWork {
 }
 
 /** What reading a unit yields: records (as JSON text), and cursor positions now complete. */
-export type UnitItem = { records: string[] } | { advance: string };
+export type UnitItem =
+  | { records: string[] }
+  /** `partition` defaults to the unit's: one unit may complete several (a file of many apps). */
+  | { advance: string; partition?: string };
 
 /** What a unit's read and plan may use: the read's context, the cursors, and the stream's log rules. */
 export interface SyncContext extends ReadContext {
@@ -47,6 +50,11 @@ export interface ExportStreamDefinition<U extends UnitOfWork, F> {
   /** Frees what `fetch` made (a spooled file); called exactly once for every fetched unit. */
   dispose?(fetched: F): Promise<void>;
   read(unit: U, fetched: F, ctx: SyncContext): AsyncIterable<UnitItem>;
+  /**
+   * Turns a state saved by an earlier version into today's layout (e.g. one cursor into one per
+   * app); it sees the raw state, before validation, and returns anything else unchanged.
+   */
+  upgradeState?(raw: unknown): unknown;
   /** After the last unit, e.g. to log a summary of the sync. */
   finish?(ctx: SyncContext): void;
 }
@@ -72,7 +80,8 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
   }
 
   parseState(raw: unknown): JsonObject {
-    return parseState(this.def.state, raw, this.name);
+    const upgraded = this.def.upgradeState ? this.def.upgradeState(raw) : raw;
+    return parseState(this.def.state, upgraded, this.name);
   }
 
   async *read(read: ReadContext): AsyncGenerator<StreamItem> {
@@ -141,7 +150,10 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
                 notesSeen = ctx.cursors.version;
                 yield {
                   kind: 'checkpoint',
-                  state: ctx.cursors.advance(unit.partition, item.advance),
+                  state: ctx.cursors.advance(
+                    'partition' in item ? item.partition : unit.partition,
+                    item.advance,
+                  ),
                 };
               }
             }
