@@ -18,7 +18,8 @@ export interface ApnsConfig {
 }
 
 export interface OneSignalConfig {
-  apps: { app_id: string; api_key: string }[];
+  /** `account`: apps with the same label share OneSignal's one export slot per account. */
+  apps: { app_id: string; api_key: string; account?: string }[];
   api_url: string;
 }
 

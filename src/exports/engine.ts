@@ -10,7 +10,7 @@ import type { HttpClient } from '../http/client';
 import { safeUrl } from '../http/urls';
 import type { Clock } from '../util/clock';
 import { shutdown } from '../util/shutdown';
-import type { DownloadSource, ExportRepository, JobStatus } from './job';
+import { type DownloadSource, type ExportRepository, ExportSlotBusy, type JobStatus } from './job';
 import type { JobTracker } from './tracker';
 
 export interface ExportOptions {
@@ -104,7 +104,7 @@ export class ExportEngine {
     try {
       const schedule = { ...this.options, ...job.schedule?.() };
       for (let restart = 0; ; restart++) {
-        const started = await repo.start();
+        const started = await this.startWhenFree(repo, schedule);
         const status = await this.waitForCompletion(repo, started, schedule);
         if (status.state === 'completed')
           return await this.download(repo, started, status.download);
@@ -119,6 +119,34 @@ export class ExportEngine {
       }
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Requests the export; while the vendor says another export of the account holds the slot,
+   * waits (backing off, within the export timeout) and asks again. Such an export is usually one
+   * a stopped sync left behind: it holds the slot until its file is downloaded or expires.
+   */
+  private async startWhenFree<J>(repo: ExportRepository<J>, schedule: PollSchedule): Promise<J> {
+    const elapsedMs = this.clock.timer();
+    let wait = Math.max(MIN_REPOLL_MS, schedule.pollIntervalMs);
+    for (let tries = 1; ; tries++) {
+      try {
+        return await repo.start();
+      } catch (err) {
+        if (!(err instanceof ExportSlotBusy)) throw err;
+        const elapsed = elapsedMs();
+        if (elapsed + wait > this.options.timeoutMs) {
+          throw transientError(
+            `${repo.describe}: ${err.reason}, for ${Math.round(elapsed / 60_000)} minute(s) (export_timeout_minutes). A sync stopped in the middle of an export leaves it running until its file is downloaded or expires; the next sync tries again.`,
+          );
+        }
+        this.logger.warn(
+          `${repo.describe}: ${err.reason}; waiting for it to end (try ${tries}, next in ${Math.round(wait / 1000)} s).`,
+        );
+        await this.clock.sleep(wait);
+        wait = Math.min(schedule.pollMaxMs, Math.max(MIN_REPOLL_MS, Math.round(wait * 1.5)));
+      }
     }
   }
 

@@ -23,3 +23,14 @@ export interface ExportRepository<J> {
   start(): Promise<J>;
   poll(job: J): Promise<JobStatus>;
 }
+
+/**
+ * Thrown by `start()` when the vendor refuses a new export because another one of the account
+ * holds its only slot (OneSignal: one export per account). The engine waits for the slot.
+ */
+export class ExportSlotBusy extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'ExportSlotBusy';
+  }
+}

@@ -8,7 +8,13 @@ import type { Logger } from '../airbyte/logger';
 import type { Clock } from '../util/clock';
 import { shutdown } from '../util/shutdown';
 import { clip } from '../airbyte/redact';
-import { deadlineError, describeNetworkError, permanentProblem, policyErrorOf } from './network';
+import {
+  deadlineError,
+  describeNetworkError,
+  errorCode,
+  permanentProblem,
+  policyErrorOf,
+} from './network';
 import { DEFAULT_MIN_THROUGHPUT, type MinThroughput, watchThroughput } from './throughput';
 import { safeUrl, STRICT_URL_POLICY, type UrlPolicy, urlPolicyFor } from './urls';
 
@@ -64,6 +70,12 @@ export interface HttpRequest {
   deadlineMs?: number;
   /** Aborts the request and its retry waits at once (a shutdown). */
   signal?: AbortSignal;
+  /**
+   * The request has an effect at the vendor (it starts an export that holds a slot). A network
+   * error after it may have been received is not retried, since a second one would be refused
+   * or start a second export; answers (429, 5xx) and errors before any byte was sent are.
+   */
+  unsafeToRepeat?: boolean;
 }
 
 export interface HttpResponse<T> {
@@ -114,6 +126,9 @@ interface Answer {
   res: AxiosResponse;
   url: string;
 }
+
+/** Network errors that prove a request never reached the server. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 const RETRYABLE_STATUS = (s: number): boolean => s === 429 || s >= 500;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -175,6 +190,12 @@ export class HttpClient {
         networkError = err as Error;
       }
       const res = answer?.res;
+      if (networkError && req.unsafeToRepeat && !NOT_SENT.has(errorCode(networkError) ?? '')) {
+        throw transientError(
+          `${req.what} failed: ${describeNetworkError(networkError)}. It is not sent again, since the vendor may have received it; the next sync continues.`,
+          `${req.method} ${safeUrl(req.url)}`,
+        );
+      }
       const retryable =
         networkError !== undefined || (res !== undefined && RETRYABLE_STATUS(res.status));
       if (!retryable && answer) return this.finish<T>(req, answer, responseType);

@@ -223,7 +223,13 @@ describe('HttpClient fail-fast errors and aborts', () => {
     api.reset(status(503, { 'retry-after': '300' }));
     const controller = new AbortController();
     const { c } = client(api.url, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
+    // Aborted once the first try was answered, during the retry wait (not before it was sent).
+    const abortAfterFirst = setInterval(() => {
+      if (api.seen.length === 1) {
+        clearInterval(abortAfterFirst);
+        setTimeout(() => controller.abort(), 50);
+      }
+    }, 5);
     const started = Date.now();
     const e = await failure(c.request(get(`${api.url}/x`)));
     assert.equal(e.message, 'test call was cancelled.');

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
-import type { ExportRepository, JobStatus } from '../../exports/job';
+import { type ExportRepository, ExportSlotBusy, type JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor } from '../../http/error-table';
 import { PageGuard } from '../../http/paging';
@@ -32,6 +32,8 @@ export interface OneSignalApp {
 }
 
 const PAGE = 50;
+/** OneSignal's answer when the account's one export slot is taken (documented wording). */
+const ONE_EXPORT = /one concurrent export|concurrent export/i;
 /** OneSignal's documented limit on view endpoints is 1 request a second per app; 10% margin for jitter. */
 const VIEW_INTERVAL_MS = 1100;
 
@@ -156,12 +158,8 @@ export class OneSignalAppClient {
     await this.messagesPage(new Date(this.clock.now()).toISOString(), 1);
   }
 
-  /** `onReady` hears how long the file took to generate, as soon as it is served. */
-  exportRepository(
-    message: OneSignalMessage,
-    onReady?: (generationMs: number) => void,
-  ): OneSignalExport {
-    return new OneSignalExport(this, message, onReady);
+  exportRepository(message: OneSignalMessage, hooks: ExportHooks = {}): OneSignalExport {
+    return new OneSignalExport(this, message, hooks);
   }
 
   async requestExport(messageId: string): Promise<string> {
@@ -170,7 +168,12 @@ export class OneSignalAppClient {
       url: `${this.apiUrl}/notifications/${encodeURIComponent(messageId)}/export_events`,
       what: `${this.label} export of message ${messageId}`,
       params: { app_id: this.app.appId },
+      // A repeat of a request that reached OneSignal would meet its own export in the slot.
+      unsafeToRepeat: true,
     });
+    if (res.status === 400 && ONE_EXPORT.test(errorsOf(res.data))) {
+      throw new ExportSlotBusy('OneSignal says another export of this account is running');
+    }
     if (res.status !== 200) throw this.rejected(res.status, res.data);
     const url = httpLink(field(res.data, 'csv_file_url', 'csvFileUrl'), this.apiUrl);
     if (!url) {
@@ -178,6 +181,18 @@ export class OneSignalAppClient {
     }
     return url;
   }
+}
+
+export interface ExportHooks {
+  /** Hears how long the file took to generate, as soon as it is served. */
+  onReady?: (generationMs: number) => void;
+  /** Hears the file URL of an export just requested: it holds the account's slot. */
+  onRequested?: (url: string) => void;
+  /**
+   * An export a stopped sync requested: its file is polled first, before any new request. A file
+   * still missing `graceMs` after that request is taken as gone, and a new export is requested.
+   */
+  resume?: { url: string; requestedAt: number; graceMs: number };
 }
 
 /**
@@ -193,19 +208,61 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
   private sinceRequest: () => number = () => 0;
   /** File URLs that were served once: missing after that means gone, not "not yet". */
   private readonly served = new Set<string>();
+  /** The export a stopped sync requested, while it is the one polled. */
+  private resumed: ExportHooks['resume'];
+  /** The export requested while finding that a stopped sync's export is gone. */
+  private fresh: string | undefined;
 
   constructor(
     private readonly client: OneSignalAppClient,
     private readonly message: OneSignalMessage,
-    private readonly onReady?: (generationMs: number) => void,
+    private hooks: ExportHooks = {},
   ) {
     this.describe = `${client.label} export of message ${message.id}`;
   }
 
   async start(): Promise<{ url: string }> {
+    const resume = this.hooks.resume;
+    // Once: if that file turns out to be gone, the next start requests a new export.
+    this.hooks = { ...this.hooks, resume: undefined };
+    this.resumed = undefined;
+    if (resume && (await this.pickUp(resume))) return { url: resume.url };
+    const fresh = this.fresh;
+    this.fresh = undefined;
+    if (fresh) return { url: fresh };
     const url = await this.client.requestExport(this.message.id);
     this.sinceRequest = this.client.clock.timer();
+    this.hooks.onRequested?.(url);
     return { url };
+  }
+
+  /**
+   * Whether to poll the export a stopped sync left: yes when its file is there, or when OneSignal
+   * still refuses a new export (so it most likely still holds the slot); no when the slot is free
+   * again, and then the new export just requested replaces it.
+   */
+  private async pickUp(resume: NonNullable<ExportHooks['resume']>): Promise<boolean> {
+    const logger = this.client.http.logger;
+    const since = new Date(resume.requestedAt).toISOString();
+    const probe = await this.poll({ url: resume.url });
+    if (probe.state === 'completed') probe.download.body?.stream.destroy();
+    if (probe.state !== 'completed') {
+      try {
+        const url = await this.client.requestExport(this.message.id);
+        logger.info(
+          `${this.describe}: the export a stopped sync requested at ${since} is gone; requested a new one.`,
+        );
+        this.sinceRequest = this.client.clock.timer();
+        this.hooks.onRequested?.(url);
+        this.fresh = url;
+        return false;
+      } catch (err) {
+        if (!(err instanceof ExportSlotBusy)) throw err;
+      }
+    }
+    logger.info(`${this.describe}: picking up the export a stopped sync requested at ${since}.`);
+    this.resumed = resume;
+    return true;
   }
 
   async poll(job: { url: string }): Promise<JobStatus> {
@@ -216,9 +273,9 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
       responseType: 'stream',
       credentials: false,
     });
-    if (res.status === 200 && !this.generationMs) {
+    if (res.status === 200 && !this.generationMs && !this.resumed) {
       this.generationMs = this.sinceRequest();
-      this.onReady?.(this.generationMs);
+      this.hooks.onReady?.(this.generationMs);
     }
     if (res.status === 200) {
       this.served.add(job.url);
@@ -229,7 +286,10 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
     }
     res.data.resume(); // the S3 error body is of no use
     const missing = res.status === 404 || res.status === 403;
-    if (missing && !this.served.has(job.url))
+    // A picked-up file missing long after its request is gone, not "not ready".
+    const r = this.resumed;
+    const outlived = r !== undefined && this.client.clock.now() - r.requestedAt > r.graceMs;
+    if (missing && !this.served.has(job.url) && !outlived)
       return { state: 'running', detail: 'the file is not generated yet' };
     if (missing || res.status === 410)
       return { state: 'expired', reason: `the file URL answered HTTP ${res.status}` };

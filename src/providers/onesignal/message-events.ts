@@ -16,6 +16,8 @@ export const STREAM = 'onesignal_message_events';
 /** OneSignal keeps audience activity about 30 days after the send. */
 const RETENTION_DAYS = 30;
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
+/** How long a picked-up export's file may still be missing before it counts as gone. */
+const RESUME_GRACE_MS = 10 * 60_000;
 
 /** `-` and empty mean "did not happen" in OneSignal's files. */
 const text = as.textOrNullExcept('-');
@@ -35,12 +37,43 @@ export const MAPPING = new RecordMapping([
 
 /** One message's export. */
 interface MessageUnit extends UnitOfWork {
+  partition: string;
   client: OneSignalAppClient;
   appId: string;
+  /** Apps with the same account share its one export slot. */
+  account: string;
   message: OneSignalMessage;
   /** The cursor after this message, when it ends a prefix of finished messages. */
   advanceTo?: string;
+  /** An export of this message that a stopped sync left in flight: picked up first. */
+  resume?: InFlight;
+  /** Only downloaded (and dropped) to free the slot: its message is not read in this sync. */
+  drain?: boolean;
 }
+
+/**
+ * The state note of an app's export in flight. OneSignal lets an account run one export, and
+ * only a download of its file (or its expiry, 3 days later) frees the slot: a sync stopped
+ * mid-export would block the next one. So the file URL is checkpointed as soon as the export is
+ * requested, and the next sync downloads that file instead of requesting another.
+ */
+const IN_FLIGHT = 'export_in_flight';
+interface InFlight {
+  message_id: string;
+  /** The file URL with the App ID (a secret, redacted from states) written `{app_id}`. */
+  file: string;
+  requested_at: string;
+}
+
+const isInFlight = (v: unknown): v is InFlight => {
+  const n = v as Partial<InFlight> | undefined;
+  return (
+    typeof n?.message_id === 'string' &&
+    typeof n.file === 'string' &&
+    typeof n.requested_at === 'string' &&
+    Number.isFinite(Date.parse(n.requested_at))
+  );
+};
 
 /**
  * Per-message audience activity of every configured app: each push message sent in the window is
@@ -52,9 +85,14 @@ export function messageEventsStream(
   clock: Clock,
   opts: { runAhead: number },
 ) {
-  // Exports run one at a time across all apps: OneSignal allows one per account, and the
-  // config does not say which apps share an account.
-  const tracker = new JobTracker(1);
+  // OneSignal allows one export per account: apps labelled with the same account (all apps,
+  // without labels) share one slot; different accounts export at the same time.
+  const trackers = new Map<string, JobTracker>();
+  const trackerOf = (account: string) => {
+    let t = trackers.get(account);
+    if (!t) trackers.set(account, (t = new JobTracker(1)));
+    return t;
+  };
   const rate = new GenerationRate(config.export_poll_max_interval_seconds * 1000);
 
   return new ExportStream<MessageUnit, SpooledFile>({
@@ -65,6 +103,7 @@ export function messageEventsStream(
       field: 'message_sent_at',
       kind: TIME_CURSOR,
       partitions: { group: 'apps', label: 'app' },
+      notes: [IN_FLIGHT],
     },
     // The next export is requested once this file is downloaded (the tracker's one slot is free):
     // OneSignal generates it while this one is parsed.
@@ -100,6 +139,22 @@ export function messageEventsStream(
         ctx.logger.info(
           `${client.label}: ${messages.length} push message(s) sent since ${since.toISOString()}.`,
         );
+        const account = app.account ?? '';
+        const base = {
+          partition,
+          partitionLabel: client.label,
+          client,
+          appId: app.app_id,
+          account,
+        };
+        const note = ctx.cursors.note(partition, IN_FLIGHT);
+        const inFlight = isInFlight(note) ? note : undefined;
+        if (note && !inFlight)
+          ctx.logger.warn(`${client.label}: the saved export in flight is not readable; ignored.`);
+        if (inFlight && !messages.some((m) => m.id === inFlight.message_id)) {
+          const stub: OneSignalMessage = { id: inFlight.message_id, send_after: 0 };
+          units.push({ ...base, message: stub, resume: inFlight, drain: true });
+        }
         // The cursor moves only past a prefix of finished messages, and only at the last message
         // of a send time (the listing resumes strictly after it).
         let done = true;
@@ -108,24 +163,38 @@ export function messageEventsStream(
           const next = messages[i + 1];
           const last = !next || next.send_after !== message.send_after;
           units.push({
-            partition,
-            partitionLabel: client.label,
-            client,
-            appId: app.app_id,
+            ...base,
             message,
             advanceTo: done && last ? sentAt(message) : undefined,
+            resume: inFlight?.message_id === message.id ? inFlight : undefined,
           });
         });
       }
       return units;
     },
 
-    async fetch({ client, message }, ctx) {
+    async fetch(unit, ctx) {
+      const { client, message, partition, appId } = unit;
       const rows = expectedRows(message);
       ctx.logger.info(
-        `${client.label}: exporting message ${message.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(rate.expectedMs(rows) / 1000)} s to generate it).`,
+        unit.drain
+          ? `${client.label}: downloading the export of message ${message.id} that a stopped sync left in flight, to free the account's export slot.`
+          : `${client.label}: exporting message ${message.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(rate.expectedMs(rows) / 1000)} s to generate it).`,
       );
-      const repo = client.exportRepository(message, (ms) => rate.learn(rows, ms));
+      const repo = client.exportRepository(message, {
+        onReady: (ms) => rate.learn(rows, ms),
+        onRequested: (url) =>
+          ctx.cursors.setNote(partition, IN_FLIGHT, {
+            message_id: message.id,
+            file: url.split(appId).join('{app_id}'),
+            requested_at: new Date(clock.now()).toISOString(),
+          }),
+        resume: unit.resume && {
+          url: unit.resume.file.split('{app_id}').join(appId),
+          requestedAt: Date.parse(unit.resume.requested_at),
+          graceMs: Math.max(RESUME_GRACE_MS, 3 * rate.expectedMs(rows)),
+        },
+      });
       const engine = ExportEngine.fromConfig(config, {
         http: new HttpClient(ctx.logger, {
           clock,
@@ -134,12 +203,21 @@ export function messageEventsStream(
         logger: ctx.logger,
         clock,
       });
-      return engine.run(repo, { tracker, schedule: () => rate.schedule(rows) });
+      return engine.run(repo, {
+        tracker: trackerOf(unit.account),
+        schedule: () => rate.schedule(rows),
+      });
     },
 
     dispose: (file) => file.dispose(),
 
-    async *read({ client, appId, message, advanceTo }, file, ctx) {
+    async *read({ client, appId, message, advanceTo, partition, drain }, file, ctx) {
+      // Its file is downloaded: the export no longer holds the slot.
+      const note = ctx.cursors.note(partition, IN_FLIGHT);
+      const clear = () => {
+        if (note?.message_id === message.id) ctx.cursors.setNote(partition, IN_FLIGHT, undefined);
+      };
+      if (drain) return clear();
       const toJson = MAPPING.serializer({
         app_id: appId,
         message_id: message.id,
@@ -157,6 +235,7 @@ export function messageEventsStream(
           `${client.label}: message ${message.id} is still being delivered; the next sync exports it again.`,
         );
       }
+      clear();
       if (advanceTo) yield { advance: advanceTo };
     },
   });
