@@ -445,6 +445,14 @@ function notificationJson(appId: string, m: OneSignalMessageFixture): Record<str
     headings: { en: `Campaign ${short}` },
     isEmail: channel === 'email',
     isSms: channel === 'sms',
+    isIos: channel === 'push',
+    isAndroid: channel === 'push',
+    isChromeWeb: channel === 'push' && h('web') % 2 === 0,
+    included_segments: h('segments') % 3 === 0 ? ['Active Users', 'Engaged'] : ['Subscribed Users'],
+    excluded_segments: h('segments') % 4 === 0 ? ['Inactive Users'] : [],
+    filters:
+      h('filters') % 5 === 0 ? [{ field: 'tag', key: 'plan', relation: '=', value: 'pro' }] : null,
+    template_id: h('template') % 2 === 0 ? `tpl-${short}` : null,
     platform_delivery_stats: platform,
   };
 }

@@ -167,7 +167,7 @@ describe('acceptance-test-config.yml and test_files/', () => {
   it('each single-provider config discovers its own streams', async () => {
     const expected: Record<string, string[]> = {
       'sample_config_apns.json': STREAMS.filter((s) => s.startsWith('apns_')),
-      'sample_config_onesignal.json': ['onesignal_message_events'],
+      'sample_config_onesignal.json': ['onesignal_message_events', 'onesignal_messages'],
       'sample_config_pushwoosh.json': ['pushwoosh_tracking'],
     };
     for (const [file, streams] of Object.entries(expected)) {

@@ -35,7 +35,9 @@ describe('onesignal_message_events with each variant of the undocumented answers
       secrets.push(...apps.map((a) => a.api_key));
       recordOnly.push(...apps.map((a) => a.app_id));
       const config = { onesignal: { apps, api_url: emu.apiUrl } };
-      const catalog = configuredCatalog(await session.run('discover', { config }), 'full_refresh');
+      const catalog = configuredCatalog(await session.run('discover', { config }), 'full_refresh', [
+        'onesignal_message_events',
+      ]);
       return { r: await session.run('read', { config, catalog }), emu };
     } finally {
       await emu.close();

@@ -89,7 +89,7 @@ describe('onesignal_message_events end to end', () => {
     };
     const d = await session.run('discover', { config });
     discovered = d.messages.find((m) => m.type === 'CATALOG')!.catalog;
-    catalog = configuredCatalog(d, 'incremental');
+    catalog = configuredCatalog(d, 'incremental', [STREAM]);
   });
   beforeEach(() => emu.reset());
   after(async () => {

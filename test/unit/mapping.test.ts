@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import Ajv from 'ajv';
 import { zipSync } from 'fflate';
 import type { RunResult } from '../../emulator/harness';
 import type { JsonObject } from '../../src/airbyte/protocol';
@@ -14,6 +15,7 @@ import { DATASETS } from '../../src/providers/apns/datasets';
 import { MAPPING } from '../../src/providers/onesignal/message-events';
 import { parsePayload, trackingLogMapping } from '../../src/providers/pushwoosh/tracking-log';
 import { readJsonResource } from '../../src/resources';
+import { messageRecord } from '../../src/providers/onesignal/messages-stream';
 import { schemaProblems } from '../support/e2e';
 
 interface Schema {
@@ -108,14 +110,14 @@ const rowOf = (c: StreamCase): Raw[] => c.mapping.columns.map((col) => c.sample[
 
 describe('stream mappings match their schemas', () => {
   it('covers every schema in resources/schemas', () => {
-    const streams = CASES.map((c) => c.stream).sort();
-    assert.deepEqual(streams, [
-      'apns_broadcast_app',
-      'apns_broadcast_channel',
-      'apns_delivery_metrics',
-      'onesignal_message_events',
-      'pushwoosh_tracking',
-    ]);
+    // onesignal_messages is built from a JSON listing, not a CSV: its own test is below.
+    const streams = [...CASES.map((c) => c.stream), 'onesignal_messages'].sort();
+    assert.deepEqual(
+      streams,
+      readdirSync(join(__dirname, '..', '..', '..', 'resources', 'schemas'))
+        .map((f) => f.replace(/\.json$/, ''))
+        .sort(),
+    );
   });
   for (const c of CASES) {
     describe(c.stream, () => {
@@ -474,5 +476,48 @@ describe('fileRows', () => {
   });
   it('reads an empty file as no rows', async () => {
     assert.deepEqual((await rows({ path: write('') })).out, []);
+  });
+});
+
+describe('onesignal_messages records', () => {
+  const message = {
+    id: 'm-1',
+    send_after: 1_763_000_000,
+    queued_at: 1_762_999_990,
+    completed_at: null,
+    successful: 10,
+    failed: 1,
+    errored: 0,
+    converted: 2,
+    received: 9,
+    remaining: 5,
+    headings: { en: 'Hi', de: 'Hallo' },
+    contents: { en: 'Body' },
+    included_segments: ['All'],
+    excluded_segments: [],
+    filters: [{ field: 'tag', key: 'a', relation: '=', value: 'b' }],
+    template_id: null,
+    isIos: true,
+    isAndroid: false,
+    platform_delivery_stats: { ios: { successful: 10 } },
+    canceled: false,
+    unknown_extra: 'ignored',
+  };
+  it('has exactly the fields of its schema, valid against it', () => {
+    const record = messageRecord('app-1', message);
+    const schema = schemaOf('onesignal_messages');
+    assert.deepEqual(Object.keys(record).sort(), Object.keys(schema.properties).sort());
+    const ajv = new Ajv({ strict: false });
+    ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T/);
+    assert.ok(ajv.validate(schema, record), ajv.errorsText());
+  });
+  it('keeps the vendor values: times as ISO, a missing time null, platform flags by name', () => {
+    const r = messageRecord('app-1', message);
+    assert.equal(r.message_sent_at, '2025-11-13T02:13:20.000Z');
+    assert.equal(r.completed_at, null);
+    assert.deepEqual(r.platforms, { ios: true, android: false });
+    assert.deepEqual(r.headings, { en: 'Hi', de: 'Hallo' });
+    assert.equal(r.remaining, 5);
+    assert.equal(messageRecord('a', { id: 'x', send_after: 1 }).successful, null);
   });
 });

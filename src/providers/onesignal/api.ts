@@ -22,6 +22,8 @@ export interface OneSignalMessage {
   canceled?: boolean;
   isEmail?: boolean;
   isSms?: boolean;
+  /** Everything else OneSignal lists (headings, contents, targeting, counts, platform flags). */
+  [field: string]: unknown;
 }
 
 /** One app, as configured: its position names it in messages without showing its id. */

@@ -6,6 +6,7 @@ import type { Clock } from '../../util/clock';
 import type { Provider } from '../provider';
 import { OneSignalAppClient } from './api';
 import { messageEventsStream, STREAM } from './message-events';
+import { MESSAGES_STREAM, messagesStream } from './messages-stream';
 
 export function onesignalStreams(
   config: Config,
@@ -15,9 +16,13 @@ export function onesignalStreams(
 ): Stream[] {
   if (!config.onesignal) {
     unavailable.set(STREAM, 'the configuration has no onesignal block');
+    unavailable.set(MESSAGES_STREAM, 'the configuration has no onesignal block');
     return [];
   }
-  return [messageEventsStream(config, config.onesignal, clock, opts)];
+  return [
+    messageEventsStream(config, config.onesignal, clock, opts),
+    messagesStream(config, config.onesignal, clock),
+  ];
 }
 
 /** Proves each app's id and key with one small View messages call. */

@@ -6,15 +6,12 @@ import { JobTracker } from '../../exports/tracker';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { TIME_CURSOR } from '../../sync/state';
-import { timeWindowStart } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
 import { GenerationRate } from './generation-rate';
-import { appKey, expectedRows, isDone, pushOnly, sentAt } from './messages';
+import { expectedRows, isDone, listApp, sentAt } from './messages';
 
 export const STREAM = 'onesignal_message_events';
-/** OneSignal keeps audience activity about 30 days after the send. */
-const RETENTION_DAYS = 30;
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
 /** How long a picked-up export's file may still be missing before it counts as gone. */
 const RESUME_GRACE_MS = 10 * 60_000;
@@ -93,6 +90,7 @@ export function messageEventsStream(
     if (!t) trackers.set(account, (t = new JobTracker(1)));
     return t;
   };
+  const accounts = new Set(onesignal.apps.map((a) => a.account ?? '')).size;
   const rate = new GenerationRate(config.export_poll_max_interval_seconds * 1000);
 
   return new ExportStream<MessageUnit, SpooledFile>({
@@ -105,40 +103,25 @@ export function messageEventsStream(
       partitions: { group: 'apps', label: 'app' },
       notes: [IN_FLIGHT],
     },
-    // The next export is requested once this file is downloaded (the tracker's one slot is free):
-    // OneSignal generates it while this one is parsed.
-    ahead: opts.runAhead,
+    // Units alternate between accounts (see plan). Each account has its own export slot, and up
+    // to `runAhead` more exports wait for it: the next is requested once a file is downloaded,
+    // and OneSignal generates it while this one is parsed.
+    ahead: accounts * (1 + opts.runAhead) - 1,
     isolatePartitions: false,
 
     async plan(ctx) {
       const units: MessageUnit[] = [];
       let estimate = 0;
       for (const [index, app] of onesignal.apps.entries()) {
-        const client = new OneSignalAppClient(
-          { appId: app.app_id, apiKey: app.api_key, index },
-          onesignal.api_url,
-          ctx.logger,
+        const { client, partition, messages, advanceTo } = await listApp(
+          config,
+          onesignal,
+          index,
+          ctx,
           clock,
         );
-        const partition = appKey(app.app_id);
-        const since = timeWindowStart(
-          { startDate: config.start_date, lookbackDays: config.lookback_days },
-          {
-            label: client.label,
-            cursor: ctx.cursors.cursor(partition),
-            now: clock.now(),
-            keepDays: RETENTION_DAYS,
-            retention: `${RETENTION_DAYS} days OneSignal keeps audience activity`,
-          },
-          ctx.logger,
-        );
-        const messages = pushOnly(await client.messagesSince(since), client.label, ctx.logger);
-        messages.sort((a, b) => a.send_after - b.send_after || (a.id < b.id ? -1 : 1));
         estimate += messages.reduce((n, m) => n + expectedRows(m), 0);
         ctx.estimate(estimate);
-        ctx.logger.info(
-          `${client.label}: ${messages.length} push message(s) sent since ${since.toISOString()}.`,
-        );
         const account = app.account ?? '';
         const base = {
           partition,
@@ -155,22 +138,16 @@ export function messageEventsStream(
           const stub: OneSignalMessage = { id: inFlight.message_id, send_after: 0 };
           units.push({ ...base, message: stub, resume: inFlight, drain: true });
         }
-        // The cursor moves only past a prefix of finished messages, and only at the last message
-        // of a send time (the listing resumes strictly after it).
-        let done = true;
-        messages.forEach((message, i) => {
-          done = done && isDone(message);
-          const next = messages[i + 1];
-          const last = !next || next.send_after !== message.send_after;
+        messages.forEach((message, i) =>
           units.push({
             ...base,
             message,
-            advanceTo: done && last ? sentAt(message) : undefined,
+            advanceTo: advanceTo[i],
             resume: inFlight?.message_id === message.id ? inFlight : undefined,
-          });
-        });
+          }),
+        );
       }
-      return units;
+      return alternate(units, (u) => u.account);
     },
 
     async fetch(unit, ctx) {
@@ -239,4 +216,23 @@ export function messageEventsStream(
       if (advanceTo) yield { advance: advanceTo };
     },
   });
+}
+
+/**
+ * The units of each account in turn (first of each account, then the second of each, ...), each
+ * account's own units in their order: so the run-ahead keeps every account's export slot busy,
+ * and one account's exports never wait behind another's.
+ */
+function alternate<U>(units: U[], accountOf: (u: U) => string): U[] {
+  const byAccount = new Map<string, U[]>();
+  for (const u of units) {
+    const list = byAccount.get(accountOf(u)) ?? [];
+    list.push(u);
+    byAccount.set(accountOf(u), list);
+  }
+  const queues = [...byAccount.values()];
+  const out: U[] = [];
+  for (let i = 0; out.length < units.length; i++)
+    for (const q of queues) if (i < q.length) out.push(q[i]);
+  return out;
 }

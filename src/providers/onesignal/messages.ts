@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../airbyte/logger';
-import type { OneSignalMessage } from './api';
+import type { Config, OneSignalConfig } from '../../config';
+import type { SyncContext } from '../../sync/export-stream';
+import { timeWindowStart } from '../../sync/window';
+import type { Clock } from '../../util/clock';
+import { OneSignalAppClient, type OneSignalMessage } from './api';
+
+/** OneSignal keeps audience activity (and API-sent messages) about 30 days after the send. */
+const RETENTION_DAYS = 30;
 
 /**
  * The state key of an app: a hash, not the App ID itself, which the spec marks secret (and
@@ -29,4 +36,59 @@ export function pushOnly(listed: OneSignalMessage[], label: string, logger: Logg
       );
     return !m.isEmail && !m.isSms;
   });
+}
+
+/** One app's push messages in this sync's window, oldest first, and where the cursor may move. */
+export interface AppListing {
+  client: OneSignalAppClient;
+  /** The app's state partition. */
+  partition: string;
+  messages: OneSignalMessage[];
+  /**
+   * The cursor after each message, when it ends a prefix of finished messages at the last message
+   * of its send time (the listing resumes strictly after it); undefined elsewhere. So a message
+   * still being delivered, and every one after it, is listed (and exported) again next time.
+   */
+  advanceTo: (string | undefined)[];
+}
+
+/** Lists an app's messages from its cursor minus the lookback (or start_date), within retention. */
+export async function listApp(
+  config: Config,
+  onesignal: OneSignalConfig,
+  index: number,
+  ctx: Pick<SyncContext, 'cursors' | 'logger'>,
+  clock: Clock,
+): Promise<AppListing> {
+  const app = onesignal.apps[index];
+  const client = new OneSignalAppClient(
+    { appId: app.app_id, apiKey: app.api_key, index },
+    onesignal.api_url,
+    ctx.logger,
+    clock,
+  );
+  const partition = appKey(app.app_id);
+  const since = timeWindowStart(
+    { startDate: config.start_date, lookbackDays: config.lookback_days },
+    {
+      label: client.label,
+      cursor: ctx.cursors.cursor(partition),
+      now: clock.now(),
+      keepDays: RETENTION_DAYS,
+      retention: `${RETENTION_DAYS} days OneSignal keeps audience activity`,
+    },
+    ctx.logger,
+  );
+  const messages = pushOnly(await client.messagesSince(since), client.label, ctx.logger);
+  messages.sort((a, b) => a.send_after - b.send_after || (a.id < b.id ? -1 : 1));
+  ctx.logger.info(
+    `${client.label}: ${messages.length} push message(s) sent since ${since.toISOString()}.`,
+  );
+  let done = true;
+  const advanceTo = messages.map((m, i) => {
+    done = done && isDone(m);
+    const next = messages[i + 1];
+    return done && (!next || next.send_after !== m.send_after) ? sentAt(m) : undefined;
+  });
+  return { client, partition, messages, advanceTo };
 }
