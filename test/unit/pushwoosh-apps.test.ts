@@ -5,12 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
+import { csvRows } from '../../src/decode/csv';
 import { parseConfig } from '../../src/config';
 import { normalizeMessageLogRow } from '../../src/providers/pushwoosh/api';
 import { DroppedRows, upgradeLegacyState } from '../../src/providers/pushwoosh/applications';
 import { messageLogRecord, rowApplication } from '../../src/providers/pushwoosh/message-log';
 import { PRIMARY_KEYS } from '../../src/providers/pushwoosh/tracking';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from '../../src/providers/pushwoosh/tracking-log';
+import { collect, rejectsDecode, streamOf } from '../support/decode';
 
 const TOKEN = 'pw-token-0123456789abcdef';
 const pushwooshOf = (p: Record<string, unknown>) =>
@@ -147,5 +149,17 @@ describe('pushwoosh keys are never null', () => {
     assert.equal(rec.target_id, null);
     for (const header of ['appCode', 'tracking_code', 'hwid'])
       assert.ok(mapping.columns.find((c) => c.header === header)?.required, header);
+  });
+
+  it('a tracking log without appCode (its older form) cannot say whose rows it holds: an error', async () => {
+    const { columns } = trackingLogMapping();
+    const opts = { columns, delimiter: ';', headerPrefix: '//', source: 'old log' };
+    const old = '//timestamp;tracking_code;target_id;hwid;status;description\n';
+    await rejectsDecode(
+      collect(csvRows(streamOf(`${old}2011-01-01T15:03:01.012345;T-1;U;H;created;\n`), opts)),
+      /old log: missing required column "appCode"/,
+    );
+    const now = `${old.trimEnd()};appCode;payload\n2026-10-10 00:00:00;T-1;U;H;sent;;AAAAA-11111;\n`;
+    assert.equal((await collect(csvRows(streamOf(now), opts))).flat().length, 1);
   });
 });
