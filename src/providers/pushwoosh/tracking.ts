@@ -39,6 +39,28 @@ interface DayUnit extends UnitOfWork {
   applications: Set<string>;
 }
 
+/** getMessageLog: each application's days, in its own partition. */
+function daysPerApplication(first: Map<string, Day>, last: Day): DayUnit[] {
+  return [...first].flatMap(([app, from]) =>
+    daysBetween(from, last).map((day) => ({
+      day,
+      applications: new Set([app]),
+      partition: app,
+      partitionLabel: `application ${app}`,
+    })),
+  );
+}
+
+/** The tracking log: one download per day serves every application whose window holds it. */
+function sharedDays(first: Map<string, Day>, last: Day): DayUnit[] {
+  const earliest = [...first.values()].sort()[0];
+  if (earliest === undefined) return [];
+  return daysBetween(earliest, last).map((day) => ({
+    day,
+    applications: new Set([...first].filter(([, from]) => from <= day).map(([app]) => app)),
+  }));
+}
+
 /**
  * Pushwoosh's per-device push log, day by day, from getMessageLog (the supported API) or the
  * legacy getTrackingLog + getResults ZIP export. Each application keeps its own cursor, so one
@@ -92,7 +114,7 @@ export function trackingStream(
       maxBytes: MAX_DECOMPRESSED_BYTES,
       onUnknownColumn: ctx.unknownColumn,
     });
-    // A configured application outside this day's units has read the day already (lookback).
+    // A configured application this unit does not serve read the day in an earlier sync.
     const keepRow = (row: Raw[]) => {
       const app = row[at];
       if (app !== undefined && unit.applications.has(app)) return true;
@@ -151,23 +173,7 @@ export function trackingStream(
       const today = todayUtc(new Date(clock.now()));
       const yesterday = addDays(today, -1);
       const from = starts(ctx, today);
-      if (!tracking) {
-        return [...from].flatMap(([app, first]) =>
-          daysBetween(first, yesterday).map((day) => ({
-            day,
-            applications: new Set([app]),
-            partition: app,
-            partitionLabel: `application ${app}`,
-          })),
-        );
-      }
-      // One download per day serves every application whose window holds the day.
-      const earliest = [...from.values()].sort()[0];
-      if (earliest === undefined) return [];
-      return daysBetween(earliest, yesterday).map((day) => ({
-        day,
-        applications: new Set([...from].filter(([, first]) => first <= day).map(([app]) => app)),
-      }));
+      return tracking ? sharedDays(from, yesterday) : daysPerApplication(from, yesterday);
     },
 
     // getMessageLog is paged JSON, read in `read`; the tracking log is an export per day.
