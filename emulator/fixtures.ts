@@ -1,6 +1,6 @@
 import type { OneSignalAccountFixture, OneSignalMessageFixture } from './onesignal';
 import type { ApnsTeamFixture } from './server';
-import type { PushwooshAccountFixture } from './pushwoosh';
+import { type PushwooshAccountFixture, pushwooshApplications } from './pushwoosh';
 
 /**
  * Default credentials and ids served by the emulator. The tokens are fake but long and distinctive,
@@ -96,12 +96,14 @@ export function onesignalFixture(now: Date): OneSignalAccountFixture {
 }
 
 /**
- * The default Pushwoosh account: a fake server API token (long and distinctive, for leak checks)
- * and the application code of Pushwoosh's own tracking-log example.
+ * The default Pushwoosh account: a fake server API token (long and distinctive, for leak checks),
+ * the application code of Pushwoosh's own tracking-log example, and two more applications, so
+ * that the account-wide tracking log holds rows of applications a test does not configure.
  */
 export const DEFAULT_PUSHWOOSH_ACCOUNT: PushwooshAccountFixture = {
   apiToken: 'pw-token-Vq3LkT9xZr2WmB7yHcN4sEd8JfUa6GpQ1oKi5tXw',
   applicationCode: 'C90C0-0E786',
+  moreApplicationCodes: ['4F7A2-9B1D3', 'E5C8B-0A6F4'],
   messageLogEnabled: true,
 };
 
@@ -132,7 +134,8 @@ export function connectorConfig(apiUrl: string, now: Date = new Date()): Record<
     },
     pushwoosh: {
       api_token: DEFAULT_PUSHWOOSH_ACCOUNT.apiToken,
-      application_code: DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode,
+      // Two of the account's three applications.
+      application_codes: pushwooshApplications(DEFAULT_PUSHWOOSH_ACCOUNT).slice(0, 2),
       log_api: 'message_log',
       api_url: apiUrl,
     },

@@ -28,6 +28,11 @@ export interface PushwooshAccountFixture {
   apiToken: string;
   /** Application code, `XXXXX-XXXXX`. */
   applicationCode: string;
+  /**
+   * The account's other applications: the tracking log (which takes no application) holds their
+   * rows too, and getMessageLog serves them by its `application_code` filter.
+   */
+  moreApplicationCodes?: string[];
   /** false: getMessageLog answers as for an account without the Custom plan. */
   messageLogEnabled: boolean;
 }
@@ -122,6 +127,11 @@ export function validatePushwooshFault(f: Record<string, unknown>): void {
   ) {
     throw new Error(`unknown malformed_zip variant ${JSON.stringify(f.variant)}`);
   }
+}
+
+/** Every application of an account, its first one first. */
+export function pushwooshApplications(account: PushwooshAccountFixture): string[] {
+  return [account.applicationCode, ...(account.moreApplicationCodes ?? [])];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +277,7 @@ export interface PushwooshTrackingRow {
 }
 
 interface Event extends PushwooshTrackingRow {
+  app: string;
   index: number;
   ms: number;
   /** Whether the timestamp cell is written quoted (the `"YYYY-MM-DD HH:MM:SS"` form). */
@@ -356,6 +367,7 @@ function computeEvents(app: string, day: string, count: number): Event[] {
     }
     const cells = [tsCell, trackingCode, targetId, dev.hwid, status, description, app, payload];
     out.push({
+      app,
       index: i,
       ms: Date.parse(iso),
       quotedTimestamp: !old,
@@ -377,13 +389,23 @@ function computeEvents(app: string, day: string, count: number): Event[] {
   return out;
 }
 
-/** The rows of one application's tracking log for one UTC day, in file order. */
+/** An application's events of a day, or several applications' merged in time order. */
+function eventsOf(apps: string | readonly string[], day: string, count: number): Event[] {
+  if (typeof apps === 'string') return events(apps, day, count);
+  // A stable sort: events at the same instant stay in application order.
+  return apps.flatMap((app) => events(app, day, count)).sort((a, b) => a.ms - b.ms);
+}
+
+/**
+ * The tracking-log rows of one UTC day, in file order: of one application, or of several (an
+ * account's file holds every application's rows).
+ */
 export function pushwooshTrackingRows(
-  applicationCode: string,
+  apps: string | readonly string[],
   day: string,
   count: number,
 ): PushwooshTrackingRow[] {
-  return events(applicationCode, day, count).map(({ cells, expected }) =>
+  return eventsOf(apps, day, count).map(({ cells, expected }) =>
     structuredClone({ cells, expected }),
   );
 }
@@ -410,18 +432,18 @@ export interface PushwooshMessageLogExpected extends Omit<PushwooshMessageLogRow
 export interface PushwooshMessageLogEntry {
   row: PushwooshMessageLogRow;
   expected: PushwooshMessageLogExpected;
-  /** Index of the same event among pushwooshTrackingRows(applicationCode, day, count). */
+  /** Index of the same event among pushwooshTrackingRows(row.application_code, day, count). */
   trackingIndex: number;
 }
 
-function messageLogEntry(app: string, e: Event): PushwooshMessageLogEntry {
+function messageLogEntry(e: Event): PushwooshMessageLogEntry {
   const seconds = Math.floor(e.ms / 1000) * 1000;
   const row: PushwooshMessageLogRow = {
     timestamp: pushwooshDateTime(seconds),
     message_id: e.message.id,
     message_code: e.message.code,
     campaign_code: e.message.campaign,
-    application_code: app,
+    application_code: e.app,
     hwid: e.device.hwid,
     user_id: e.device.userId,
     platform: e.device.platform,
@@ -443,14 +465,12 @@ function isMessageLogEvent(e: Event): boolean {
  * them: only sent/delivered/opened events, timestamps to the second, in time order.
  */
 export function pushwooshMessageLogRows(
-  applicationCode: string,
+  apps: string | readonly string[],
   day: string,
   count: number,
 ): PushwooshMessageLogEntry[] {
   // messageLogEntry builds fresh objects, so nothing cached leaks out.
-  return events(applicationCode, day, count)
-    .filter(isMessageLogEvent)
-    .map((e) => messageLogEntry(applicationCode, e));
+  return eventsOf(apps, day, count).filter(isMessageLogEvent).map(messageLogEntry);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,35 +482,40 @@ function csvCell(value: string, forceQuote: boolean): string {
 }
 
 /** Rows whose event lies after `cutoffMs` are not in the file yet (today's log grows). */
-function fileEvents(app: string, day: string, count: number, cutoffMs: number): Event[] {
-  return events(app, day, count).filter((e) => e.ms <= cutoffMs);
+function fileEvents(apps: readonly string[], day: string, count: number, cutoffMs: number) {
+  return eventsOf(apps, day, count).filter((e) => e.ms <= cutoffMs);
 }
 
 export type PushwooshCsvDefect = 'bad_payload' | 'bad_timestamp';
 
-/** The CSV inside the ZIP: LF line ends, UTF-8 without BOM, `//` header. */
+/**
+ * The CSV inside the ZIP: LF line ends, UTF-8 without BOM, `//` header; the rows of every
+ * application in `apps`, in time order. A defect damages a row of the first application.
+ */
 export function pushwooshTrackingCsv(
-  applicationCode: string,
+  apps: string | readonly string[],
   day: string,
   count: number,
   options: { cutoffMs?: number; defect?: PushwooshCsvDefect } = {},
 ): string {
-  const evs = fileEvents(applicationCode, day, count, options.cutoffMs ?? Infinity);
+  const list = typeof apps === 'string' ? [apps] : apps;
+  const evs = fileEvents(list, day, count, options.cutoffMs ?? Infinity);
   const lines = evs.map((e) => {
     const cells = [...e.cells];
     return { e, cells, quoteTs: e.quotedTimestamp };
   });
-  if (options.defect && lines.length > 0) {
-    const seed = hash('pw-defect', applicationCode, day, options.defect);
+  const first = lines.filter((l) => l.e.app === list[0]);
+  if (options.defect && first.length > 0) {
+    const seed = hash('pw-defect', list[0], day, options.defect);
     if (options.defect === 'bad_timestamp') {
-      const l = lines[seed % lines.length];
+      const l = first[seed % first.length];
       l.cells[0] = '20/04/2021';
       l.quoteTs = false;
     } else {
       // A row that has a payload, other than the awkward one, gets JSON cut short.
-      const withPayload = lines.filter((l) => l.cells[7] !== '' && !l.cells[7].includes('🎉'));
-      const l = (withPayload.length ? withPayload : lines)[
-        seed % (withPayload.length || lines.length)
+      const withPayload = first.filter((l) => l.cells[7] !== '' && !l.cells[7].includes('🎉'));
+      const l = (withPayload.length ? withPayload : first)[
+        seed % (withPayload.length || first.length)
       ];
       l.cells[7] = '{"aps":{"alert":"Spring sale","badge":0';
     }
@@ -683,6 +708,11 @@ export interface PushwooshVariants {
   messageLogVariant?: PushwooshMessageLogVariant;
   /** The most rows one getMessageLog page holds, whatever `limit` asks; default no cap. */
   messageLogPageCap?: number;
+  /**
+   * true: getMessageLog checks `application_code` but serves every application of the account,
+   * as an API that ignored the filter would; default false (the documented filter).
+   */
+  messageLogIgnoresApplication?: boolean;
 }
 
 function notFoundXml(): EmuResponse {
@@ -733,6 +763,7 @@ export class PushwooshModule implements RouteModule {
   private readonly readyAnswer: (url: string) => EmuResponse;
   private readonly logShape: (typeof MESSAGE_LOG_SHAPES)[PushwooshMessageLogVariant];
   private readonly pageCap: number;
+  private readonly ignoresApplication: boolean;
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -752,6 +783,7 @@ export class PushwooshModule implements RouteModule {
     );
     this.pageCap = v.messageLogPageCap ?? Infinity;
     if (!(this.pageCap >= 1)) throw new Error('pushwoosh.messageLogPageCap must be at least 1');
+    this.ignoresApplication = v.messageLogIgnoresApplication ?? false;
   }
 
   match(origin: Origin, method: string, path: string): RouteMatch | undefined {
@@ -885,10 +917,15 @@ export class PushwooshModule implements RouteModule {
     const fault = this.ctx.faults.take(['malformed_zip']);
     const variant: MalformedZipVariant | undefined = fault?.variant;
     const rowDefect = variant === 'bad_payload' || variant === 'bad_timestamp';
-    const csv = pushwooshTrackingCsv(job.account.applicationCode, job.day, this.eventsPerDay, {
-      cutoffMs: job.createdAt.getTime(),
-      defect: rowDefect ? variant : undefined,
-    });
+    const csv = pushwooshTrackingCsv(
+      pushwooshApplications(job.account),
+      job.day,
+      this.eventsPerDay,
+      {
+        cutoffMs: job.createdAt.getTime(),
+        defect: rowDefect ? variant : undefined,
+      },
+    );
     const zip = pushwooshZip(
       PUSHWOOSH_TRACKING_ENTRY,
       Buffer.from(csv, 'utf8'),
@@ -922,9 +959,14 @@ export class PushwooshModule implements RouteModule {
     const token = header ? header.replace(/^(?:Token|Bearer)\s+/i, '').trim() : r.auth;
     const account = this.account(token);
     if (!account) return v2Error(400, PUSHWOOSH_ACCOUNT_NOT_FOUND);
-    if (r.application_code !== undefined && r.application_code !== account.applicationCode) {
+    // The filter names one application of the account; without it, every application is served.
+    const apps = pushwooshApplications(account);
+    const requested = r.application_code;
+    if (requested !== undefined && !apps.includes(requested as string)) {
       return v2Error(400, PUSHWOOSH_ACCOUNT_NOT_FOUND);
     }
+    const served =
+      requested === undefined || this.ignoresApplication ? apps : [requested as string];
     if (!account.messageLogEnabled) return v2Error(403, PUSHWOOSH_NOT_CUSTOM_PLAN);
 
     const hasDates = r.date_from !== undefined || r.date_to !== undefined;
@@ -967,7 +1009,7 @@ export class PushwooshModule implements RouteModule {
     if (typeof filters === 'string') return v2Error(400, filters);
 
     // The token names the query (all filters, not the limit) and the offset reached.
-    const queryKey = digest(account.apiToken, JSON.stringify(filters.key), from, to)
+    const queryKey = digest(account.apiToken, JSON.stringify([served, filters.key]), from, to)
       .toString('hex')
       .slice(0, 16);
     let offset = 0;
@@ -979,12 +1021,11 @@ export class PushwooshModule implements RouteModule {
     }
 
     const rows: PushwooshMessageLogRow[] = [];
-    const app = account.applicationCode;
     for (let d = dayOf(new Date(from)); d <= dayOf(new Date(to - 1)); d = addDays(d, 1)) {
-      for (const e of events(app, d, this.eventsPerDay)) {
+      for (const e of eventsOf(served, d, this.eventsPerDay)) {
         // Half-open window [date_from, date_to); events in the future do not exist yet.
         if (!isMessageLogEvent(e) || e.ms < from || e.ms >= to || e.ms > now) continue;
-        const entry = messageLogEntry(app, e);
+        const entry = messageLogEntry(e);
         if (filters.accept(entry.row)) rows.push(entry.row);
       }
     }

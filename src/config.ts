@@ -25,7 +25,10 @@ export interface OneSignalConfig {
 
 export interface PushwooshConfig {
   api_token: string;
-  application_code: string;
+  /** The one application of 0.1.0's form; a state saved by 0.1.0 belongs to it. */
+  application_code?: string;
+  /** Every application to sync: application_code and application_codes, each once, in order. */
+  application_codes: string[];
   /** getMessageLog (supported, Custom plans) or the legacy getTrackingLog (deprecated 2022). */
   log_api: 'message_log' | 'tracking_log';
   api_url: string;
@@ -140,6 +143,15 @@ function checkApiUrl(
   return value.replace(/\/+$/, '');
 }
 
+/** The union of both forms: the single field keeps working, the list adds applications. */
+function pushwooshApplications(p: Record<string, unknown>): string[] {
+  const list = Array.isArray(p.application_codes) ? (p.application_codes as unknown[]) : [];
+  const codes = [p.application_code, ...list].filter(
+    (c): c is string => typeof c === 'string' && c !== '',
+  );
+  return [...new Set(codes)];
+}
+
 /**
  * Validates a raw config against the spec, then the rules a schema cannot say, and fills in
  * defaults. Every problem is reported at once, each naming its field.
@@ -198,9 +210,15 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     const p = c.pushwoosh;
     config.pushwoosh = {
       ...p,
+      application_codes: pushwooshApplications(p),
       log_api: p.log_api === 'tracking_log' ? 'tracking_log' : 'message_log',
       api_url: checkApiUrl('pushwoosh.api_url', p.api_url, DEFAULT_URLS.pushwoosh, problems, show),
     };
+    if (!config.pushwoosh.application_codes.length) {
+      problems.push(
+        'pushwoosh needs an application: set pushwoosh.application_code or list pushwoosh.application_codes',
+      );
+    }
   }
   if (problems.length) {
     throw configError(`Invalid configuration: ${[...new Set(problems)].join('; ')}.`);

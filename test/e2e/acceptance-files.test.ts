@@ -224,6 +224,9 @@ describe('acceptance-test-config.yml and test_files/', () => {
       Object.keys(byName.get('onesignal_message_events').apps).sort(),
       config.onesignal.apps.map((a: Json) => appKey(a.app_id)).sort(),
     );
+    assert.deepEqual(Object.keys(byName.get('pushwoosh_tracking').applications), [
+      config.pushwoosh.application_code,
+    ]);
     // Every cursor in it is far in the future.
     const cursors = JSON.stringify(state).match(/"\d{4}-\d{2}-\d{2}/g)!;
     assert.ok(cursors.length >= STREAMS.length);

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DEFAULT_PUSHWOOSH_ACCOUNT } from '../../emulator/fixtures';
-import { configuredCatalog, records, stateFileOf, states, statuses } from '../../emulator/harness';
+import {
+  configuredCatalog,
+  type Message,
+  records,
+  stateFileOf,
+  states,
+  statuses,
+} from '../../emulator/harness';
 import { pushwooshMessageLogRows } from '../../emulator/pushwoosh';
 import { Emulator } from '../../emulator/server';
 import { addDays, daysBetween, todayUtc } from '../../src/util/time';
@@ -12,16 +19,16 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
-import { messageLogExpected, trackingExpected } from '../support/pushwoosh';
+import { messageLogExpected, pushwooshState, trackingExpected } from '../support/pushwoosh';
 
 const STREAM = 'pushwoosh_tracking';
 const ACCOUNT = DEFAULT_PUSHWOOSH_ACCOUNT;
 const APP = ACCOUNT.applicationCode;
 const TODAY = todayUtc();
 const YESTERDAY = addDays(TODAY, -1);
-const stateOf = (date: string) => [
-  { type: 'STREAM', stream: { stream_descriptor: { name: STREAM }, stream_state: { date } } },
-];
+const stateOf = (date: string) => pushwooshState({ [APP]: date });
+/** The application's cursor in a STATE message. */
+const cursorOf = (m: Message) => m.state.stream.stream_state.applications[APP].date as string;
 
 describe('pushwoosh_tracking end to end', () => {
   let emu: Emulator;
@@ -64,7 +71,7 @@ describe('pushwoosh_tracking end to end', () => {
     };
     assert.deepEqual(s.source_defined_primary_key, [
       ['application_code'],
-      ['tracking_code'],
+      ['message_code'],
       ['hwid'],
       ['status'],
       ['timestamp'],
@@ -99,10 +106,7 @@ describe('pushwoosh_tracking end to end', () => {
       assert.deepEqual(schemaProblems(discovered, full), []);
       const days = daysBetween(addDays(TODAY, -29), YESTERDAY);
       assert.deepEqual(records(full, STREAM), messageLogExpected(days));
-      assert.deepEqual(
-        states(full, STREAM).map((m) => m.state.stream.stream_state.date),
-        days,
-      );
+      assert.deepEqual(states(full, STREAM).map(cursorOf), days);
       assert.deepEqual(statuses(full, STREAM), ['STARTED', 'RUNNING', 'COMPLETE']);
       const calls = emu.requests.filter((r) => r.route === 'pushwoosh.getMessageLog');
       assert.ok(calls.every((r) => r.path === '/api/v2/statistics/getMessageLog'));
@@ -117,7 +121,7 @@ describe('pushwoosh_tracking end to end', () => {
         messageLogExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
       for (const m of states(full, STREAM).filter((_, i) => i % 7 === 3)) {
-        const date = m.state.stream.stream_state.date as string;
+        const date = cursorOf(m);
         const res = await read('message_log', stateOf(date));
         assert.deepEqual(
           records(res, STREAM),
@@ -211,10 +215,7 @@ describe('pushwoosh_tracking end to end', () => {
       assert.deepEqual(schemaProblems(discovered, full), []);
       const days = daysBetween(addDays(TODAY, -13), YESTERDAY);
       assert.deepEqual(records(full, STREAM), trackingExpected(days));
-      assert.deepEqual(
-        states(full, STREAM).map((m) => m.state.stream.stream_state.date),
-        days,
-      );
+      assert.deepEqual(states(full, STREAM).map(cursorOf), days);
       const awkward = records(full, STREAM).find((x) => JSON.stringify(x.payload).includes('🎉'));
       assert.ok(awkward, 'the payload with every awkward character came through parsed');
       for (const r of emu.requests.filter((x) => x.origin === 'files'))
@@ -230,7 +231,7 @@ describe('pushwoosh_tracking end to end', () => {
         records(r, STREAM),
         trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)),
       );
-      const mid = states(full, STREAM)[5].state.stream.stream_state.date as string;
+      const mid = cursorOf(states(full, STREAM)[5]);
       const res = await read('tracking_log', stateOf(mid));
       assert.deepEqual(
         records(res, STREAM),

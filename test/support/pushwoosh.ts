@@ -4,7 +4,7 @@ import {
 } from '../../emulator/fixtures';
 import { pushwooshMessageLogRows, pushwooshTrackingRows } from '../../emulator/pushwoosh';
 
-/** The records pushwoosh_tracking should emit for the default emulator account. */
+/** The records pushwoosh_tracking should emit for applications of the default emulator account. */
 const APP = DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode;
 const N = DEFAULT_PUSHWOOSH_EVENTS_PER_DAY;
 const NULL_MESSAGE_LOG = {
@@ -15,33 +15,50 @@ const NULL_MESSAGE_LOG = {
   platform: null,
 };
 
-export const trackingExpected = (days: string[]) =>
+/** Day by day, the rows of `apps` in file order (one file holds every application). */
+export const trackingExpected = (days: string[], apps: string[] = [APP]) =>
   days.flatMap((day) =>
-    pushwooshTrackingRows(APP, day, N).map((r) => ({
-      application_code: APP,
+    pushwooshTrackingRows(apps, day, N).map((r) => ({
+      application_code: r.expected.app_code,
       ...r.expected,
       payload_raw: null,
       ...NULL_MESSAGE_LOG,
     })),
   );
 
-export const messageLogExpected = (days: string[]) =>
-  days.flatMap((day) =>
-    pushwooshMessageLogRows(APP, day, N).map(({ expected: e }) => ({
-      application_code: APP,
-      timestamp: e.timestamp,
-      tracking_code: null,
-      target_id: null,
-      hwid: e.hwid,
-      status: e.action,
-      description: null,
-      app_code: e.application_code,
-      payload: null,
-      payload_raw: null,
-      message_id: e.message_id,
-      message_code: e.message_code,
-      campaign_code: e.campaign_code,
-      user_id: e.user_id,
-      platform: e.platform,
-    })),
+/** Application by application (one query each), then day by day. */
+export const messageLogExpected = (days: string[], apps: string[] = [APP]) =>
+  apps.flatMap((app) =>
+    days.flatMap((day) =>
+      pushwooshMessageLogRows(app, day, N).map(({ expected: e }) => ({
+        application_code: app,
+        timestamp: e.timestamp,
+        tracking_code: null,
+        target_id: null,
+        hwid: e.hwid,
+        status: e.action,
+        description: null,
+        app_code: app,
+        payload: null,
+        payload_raw: null,
+        message_id: e.message_id,
+        message_code: e.message_code,
+        campaign_code: e.campaign_code,
+        user_id: e.user_id,
+        platform: e.platform,
+      })),
+    ),
   );
+
+/** A saved state of pushwoosh_tracking in today's layout: a cursor per application. */
+export const pushwooshState = (cursors: Record<string, string>) => [
+  {
+    type: 'STREAM',
+    stream: {
+      stream_descriptor: { name: 'pushwoosh_tracking' },
+      stream_state: {
+        applications: Object.fromEntries(Object.entries(cursors).map(([a, date]) => [a, { date }])),
+      },
+    },
+  },
+];

@@ -169,8 +169,12 @@ const MESSAGES = [
   'is still being delivered; the next sync exports it again',
   'only push messages are exported',
   // Pushwoosh
-  'Pushwoosh rejected pushwoosh.api_token or does not know pushwoosh.application_code',
+  'Pushwoosh rejected pushwoosh.api_token',
+  'or does not know the application',
   'Use a server API access token from Settings > API Access',
+  'pushwoosh needs an application',
+  'row(s) of applications that are not configured',
+  'the saved state is from 0.1.0',
   'Pushwoosh refused',
   'getMessageLog is for Custom plans only',
   'failed with status_code',

@@ -18,6 +18,7 @@ import {
   PUSHWOOSH_STATUSES,
   PUSHWOOSH_TRACKING_ENTRY,
   PUSHWOOSH_TRACKING_HEADER,
+  pushwooshApplications,
   pushwooshMessageLogRows,
   pushwooshTrackingRows,
   type PushwooshAccountFixture,
@@ -32,6 +33,8 @@ import {
 // Helpers
 
 const APP = DEFAULT_PUSHWOOSH_ACCOUNT.applicationCode;
+/** The default account's three applications: its tracking log holds the rows of each. */
+const APPS = pushwooshApplications(DEFAULT_PUSHWOOSH_ACCOUNT);
 const TOKEN = DEFAULT_PUSHWOOSH_ACCOUNT.apiToken;
 const OTHER: PushwooshAccountFixture = {
   apiToken: 'pw-token-other-account-0123456789abcdefghijklmnop',
@@ -170,12 +173,12 @@ describe('pushwoosh tracking log', () => {
     assert.equal(zip.headers['content-type'], 'application/zip');
     assert.equal(Number(zip.headers['content-length']), zip.raw.length);
     const text = csvOf(zip.raw);
-    const expected = pushwooshTrackingRows(APP, '2026-10-10', PER_DAY);
+    const expected = pushwooshTrackingRows(APPS, '2026-10-10', PER_DAY);
     assert.deepEqual(
       parseCsv(text),
       expected.map((r) => r.cells),
     );
-    assert.equal(expected.length, PER_DAY);
+    assert.equal(expected.length, PER_DAY * 3);
     const dl = emu.requests.find((r) => r.route === 'pushwoosh.download');
     assert.equal(dl?.origin, 'files');
     assert.equal(dl?.headers.authorization, undefined);
@@ -221,7 +224,7 @@ describe('pushwoosh tracking log', () => {
 
   it('date is optional (today) and today holds only events up to now', async () => {
     const rows = parseCsv(csvOf((await downloadZip()).raw));
-    const all = pushwooshTrackingRows(APP, '2026-10-15', PER_DAY);
+    const all = pushwooshTrackingRows(APPS, '2026-10-15', PER_DAY);
     const upToNow = all.filter((r) => Date.parse(r.expected.timestamp) <= NOW);
     assert.ok(upToNow.length > 0 && upToNow.length < all.length);
     assert.deepEqual(
@@ -358,9 +361,10 @@ describe('pushwoosh tracking log', () => {
 
 describe('pushwoosh getMessageLog', () => {
   const WINDOW = { date_from: '2026-10-09 00:00:00', date_to: '2026-10-11 00:00:00' };
-  const expectedWindow = () => [
-    ...pushwooshMessageLogRows(APP, '2026-10-09', PER_DAY).map((e) => e.row),
-    ...pushwooshMessageLogRows(APP, '2026-10-10', PER_DAY).map((e) => e.row),
+  /** Without an application_code filter: every application's rows, in time order. */
+  const expectedWindow = (apps: string | string[] = APPS) => [
+    ...pushwooshMessageLogRows(apps, '2026-10-09', PER_DAY).map((e) => e.row),
+    ...pushwooshMessageLogRows(apps, '2026-10-10', PER_DAY).map((e) => e.row),
   ];
 
   it('pages through a window with pagination_token until it is null', async () => {
@@ -438,7 +442,42 @@ describe('pushwoosh getMessageLog', () => {
       await page({ message_code: mc }),
       all.filter((r) => r.message_code === mc),
     );
-    assert.deepEqual(await page({ application_code: APP }), all);
+    for (const app of APPS)
+      assert.deepEqual(await page({ application_code: app }), expectedWindow(app), app);
+  });
+
+  it('application_code: one application of the account; its pages do not serve another', async () => {
+    const [first, second] = APPS;
+    const rowsOf = async (q: Record<string, unknown>) =>
+      json<LogPage>(
+        await requestJson(V2(), JSON.stringify({ ...WINDOW, ...q, limit: 100000 }), tokenHeader()),
+      ).result;
+    const all = await rowsOf({});
+    const times = all.map((r) => r.timestamp);
+    assert.deepEqual(times, [...times].sort(), 'merged in time order');
+    let total = 0;
+    for (const app of APPS) {
+      const own = await rowsOf({ application_code: app });
+      assert.ok(own.length > 0);
+      assert.deepEqual(
+        own,
+        all.filter((r) => r.application_code === app),
+        app,
+      );
+      total += own.length;
+    }
+    assert.equal(total, all.length);
+    const query = (app: string, token?: string) =>
+      requestJson(
+        V2(),
+        JSON.stringify({ ...WINDOW, application_code: app, limit: 2, pagination_token: token }),
+        tokenHeader(),
+      );
+    const p1 = json<LogPage>(await query(first));
+    assert.ok(p1.result.every((r) => r.application_code === first));
+    const foreign = await query(second, p1.pagination_token!);
+    assert.equal(foreign.status, 400, 'a token belongs to its application');
+    assert.match(json<{ error: string }>(foreign).error, /pagination_token/);
   });
 
   it('at most 30 days between date_from and date_to', async () => {
@@ -588,7 +627,7 @@ describe('pushwoosh faults', () => {
   });
 
   it('malformed_zip bad_payload and bad_timestamp damage exactly one row', async () => {
-    const expected = pushwooshTrackingRows(APP, '2026-10-10', PER_DAY).map((r) => r.cells);
+    const expected = pushwooshTrackingRows(APPS, '2026-10-10', PER_DAY).map((r) => r.cells);
     emu.inject({ kind: 'malformed_zip', variant: 'bad_payload' });
     const badPayload = parseCsv(csvOf((await downloadZip('2026-10-10')).raw));
     const diffP = badPayload.flatMap((r, i) =>
@@ -598,6 +637,7 @@ describe('pushwoosh faults', () => {
     const p = badPayload[diffP[0]];
     assert.deepEqual(p.slice(0, 7), expected[diffP[0]].slice(0, 7));
     assert.throws(() => JSON.parse(p[7]));
+    assert.equal(p[6], APP, "the damaged row is of the account's first application");
 
     emu.inject({ kind: 'malformed_zip', variant: 'bad_timestamp' });
     const badTs = parseCsv(csvOf((await downloadZip('2026-10-10')).raw));
@@ -606,6 +646,7 @@ describe('pushwoosh faults', () => {
     );
     assert.equal(diffT.length, 1);
     assert.equal(badTs[diffT[0]][0], '20/04/2021');
+    assert.equal(badTs[diffT[0]][6], APP);
     assert.deepEqual(badTs[diffT[0]].slice(1), expected[diffT[0]].slice(1));
   });
 
@@ -774,7 +815,7 @@ describe('pushwoosh answer variants', () => {
 
   it('messageLogVariant and messageLogPageCap: rows, token and row fields in each shape', async () => {
     const day = '2026-10-10';
-    const want = pushwooshMessageLogRows(APP, day, PER_DAY).map((x) => x.row);
+    const want = pushwooshMessageLogRows(APPS, day, PER_DAY).map((x) => x.row);
     for (const v of PUSHWOOSH_MESSAGE_LOG_VARIANTS) {
       await withVariants({ messageLogVariant: v, messageLogPageCap: 7 }, async (e) => {
         for (const path of ['/api/v2/statistics/getMessageLog', '/json/1.3/getMessageLog']) {

@@ -84,7 +84,8 @@ const CASES: StreamCase[] = [
   {
     stream: 'pushwoosh_tracking',
     mapping: trackingLogMapping(),
-    lead: { application_code: 'AAAAA-BBBBB' },
+    // The application comes from the row (appCode), not from the configuration.
+    lead: {},
     tail: {
       message_id: null,
       message_code: null,
@@ -179,6 +180,8 @@ describe('stream mappings match their schemas', () => {
     assert.deepEqual(pw.payload, { aps: { alert: 'hi' } });
     assert.equal(pw.payload_raw, null);
     assert.equal(pw.target_id, null);
+    assert.equal(pw.application_code, 'AAAAA-BBBBB');
+    assert.equal(pw.app_code, 'AAAAA-BBBBB');
   });
 });
 

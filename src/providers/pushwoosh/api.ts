@@ -158,9 +158,12 @@ export class PushwooshApi {
     this.answers = UnknownAnswers.of(logger).protect(cfg.api_token);
   }
 
-  private authError(detail: string): ConnectorError {
+  /** `application`: the one the call named; Pushwoosh answers alike for it and for the token. */
+  private authError(detail: string, application: unknown): ConnectorError {
+    const app =
+      typeof application === 'string' ? ` or does not know the application ${application}` : '';
     return configError(
-      `Pushwoosh rejected pushwoosh.api_token or does not know pushwoosh.application_code ${this.cfg.application_code} (${detail}). Use a server API access token from Settings > API Access.`,
+      `Pushwoosh rejected pushwoosh.api_token${app} (${detail}). Use a server API access token from Settings > API Access, and application codes of that account.`,
     );
   }
 
@@ -168,26 +171,26 @@ export class PushwooshApi {
    * Turns any Pushwoosh answer into its payload or the right error. Pushwoosh reports errors in
    * the HTTP status, in `status_code` (200 OK, 210 argument error) and in `{"error": …}` bodies.
    */
-  private unwrap(what: string, status: number, body: unknown): JsonObject {
+  private unwrap(what: string, status: number, body: unknown, application: unknown): JsonObject {
     const b = (body && typeof body === 'object' ? body : {}) as JsonObject;
     const error = typeof b.error === 'string' ? b.error : undefined;
     const code = statusCodeOf(b);
     const message = textOf(body) || snippet(body, 200);
     if (status === 401 || (status === 403 && !/custom plan/i.test(message)))
-      throw this.authError(`HTTP ${status}: ${message}`);
+      throw this.authError(`HTTP ${status}: ${message}`, application);
     if (status === 403 || /custom plan/i.test(message)) {
       throw configError(
         `Pushwoosh refused ${what}: ${message}. getMessageLog is for Custom plans only; ask Pushwoosh to enable it, or set pushwoosh.log_api to tracking_log.`,
       );
     }
     if (error !== undefined) {
-      if (AUTH.test(error)) throw this.authError(error);
+      if (AUTH.test(error)) throw this.authError(error, application);
       throw systemError(`Pushwoosh ${what} failed: ${error} (HTTP ${status})`);
     }
     if (status < 200 || status > 299)
       throw systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`);
     if (code === undefined || code === 200) return b;
-    if (AUTH.test(message)) throw this.authError(`status_code ${code}: ${message}`);
+    if (AUTH.test(message)) throw this.authError(`status_code ${code}: ${message}`, application);
     throw systemError(`Pushwoosh ${what} failed with status_code ${code}: ${message}`);
   }
 
@@ -205,19 +208,20 @@ export class PushwooshApi {
     return {
       status: res.status,
       body: res.data,
-      unwrap: () => this.unwrap(what, res.status, res.data),
+      unwrap: () => this.unwrap(what, res.status, res.data, request.application_code),
     };
   }
 
-  /** One page of getMessageLog rows in [from, to), under the names the stream reads. */
+  /** One page of an application's getMessageLog rows in [from, to), under the stream's names. */
   async messageLogPage(
+    application: string,
     from: string,
     to: string,
     limit: number,
     token?: string,
   ): Promise<{ rows: MessageLogRow[]; next?: string }> {
     const request: JsonObject = {
-      application_code: this.cfg.application_code,
+      application_code: application,
       date_from: from,
       date_to: to,
       limit,
@@ -279,7 +283,7 @@ export class PushwooshApi {
       case 'failed':
         return { state: 'failed', reason: `Pushwoosh reported the job ${answer.state}` };
       case 'auth':
-        throw this.authError(answer.detail);
+        throw this.authError(answer.detail, undefined);
       case 'final': {
         const { status, message } = answer;
         throw systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`);

@@ -21,7 +21,10 @@ export function pushwooshStreams(
   return [trackingStream(config, config.pushwoosh, clock, opts)];
 }
 
-/** Proves the token and application code with the configured API's smallest call. */
+/**
+ * Proves the token with the configured API's smallest call; getMessageLog also each application
+ * code (getTrackingLog takes none: the tracking log covers the whole account).
+ */
 export async function checkPushwoosh(
   pushwoosh: PushwooshConfig,
   logger: Logger,
@@ -31,7 +34,9 @@ export async function checkPushwoosh(
   const day = addDays(dayOf(new Date(clock.now())), -1);
   try {
     if (pushwoosh.log_api === 'tracking_log') await api.requestTrackingLog(day);
-    else await api.messageLogPage(`${day} 00:00:00`, `${day} 00:01:00`, 1);
+    else
+      for (const app of pushwoosh.application_codes)
+        await api.messageLogPage(app, `${day} 00:00:00`, `${day} 00:01:00`, 1);
   } catch (err) {
     if (err instanceof ConnectorError) return err.message;
     throw err;

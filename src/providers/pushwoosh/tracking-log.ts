@@ -28,7 +28,24 @@ export function parsePayload(raw: string | undefined): {
   }
 }
 
-/** The tracking log's `;` CSV; `onBadPayload` counts payloads kept as text. */
+/**
+ * The row's own application: the tracking log covers the whole account. `app_code` repeats it,
+ * as 0.1.0 wrote it beside the configured code.
+ */
+const application: FieldMap = {
+  header: 'appCode',
+  required: true,
+  fields: ['application_code', 'app_code'],
+  fragment(raw) {
+    const code = as.text(raw, 'appCode');
+    return `"application_code":${code},"app_code":${code}`;
+  },
+};
+
+/**
+ * The tracking log's `;` CSV; `onBadPayload` counts payloads kept as text. Key parts are never
+ * null: their columns are required, and an empty cell is "".
+ */
 export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordMapping {
   const payload: FieldMap = {
     header: 'payload',
@@ -40,13 +57,13 @@ export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordM
     },
   };
   return new RecordMapping([
+    application,
     field('timestamp', 'timestamp', requiredTimestamp, { required: true }),
-    field('tracking_code', 'tracking_code', as.textOrNull),
+    field('tracking_code', 'tracking_code', as.text, { required: true }),
     field('target_id', 'target_id', as.textOrNull),
-    field('hwid', 'hwid', as.textOrNull),
+    field('hwid', 'hwid', as.text, { required: true }),
     field('status', 'status', as.text, { required: true }),
     field('description', 'description', as.textOrNull),
-    field('app_code', 'appCode', as.textOrNull),
     payload,
   ]);
 }

@@ -1,15 +1,17 @@
 import type { Config, PushwooshConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
+import type { Raw } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { PageGuard } from '../../http/paging';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { PushwooshApi } from './api';
-import { messageLogRecord } from './message-log';
+import { DroppedRows, STATE_GROUP, upgradeLegacyState } from './applications';
+import { messageLogRecord, rowApplication } from './message-log';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from './tracking-log';
 
 export const STREAM = 'pushwoosh_tracking';
@@ -19,13 +21,50 @@ const MESSAGE_LOG_DAYS = 30;
 const PAGE_LIMIT = 10_000;
 const MAX_DECOMPRESSED_BYTES = 20 * 1024 ** 3;
 
+/**
+ * Each mode's primary key: the fields that identify an event and are never null in its rows
+ * (getMessageLog has no tracking code; it names the message instead).
+ */
+export const PRIMARY_KEYS = {
+  tracking_log: ['application_code', 'tracking_code', 'hwid', 'status', 'timestamp'],
+  message_log: ['application_code', 'message_code', 'hwid', 'status', 'timestamp'],
+};
+
+/**
+ * One day, for the applications it completes: one application's getMessageLog pages (its own
+ * partition), or the tracking log's one file of the day, which serves every application.
+ */
 interface DayUnit extends UnitOfWork {
   day: Day;
+  applications: Set<string>;
+}
+
+/** getMessageLog: each application's days, in its own partition. */
+function daysPerApplication(first: Map<string, Day>, last: Day): DayUnit[] {
+  return [...first].flatMap(([app, from]) =>
+    daysBetween(from, last).map((day) => ({
+      day,
+      applications: new Set([app]),
+      partition: app,
+      partitionLabel: `application ${app}`,
+    })),
+  );
+}
+
+/** The tracking log: one download per day serves every application whose window holds it. */
+function sharedDays(first: Map<string, Day>, last: Day): DayUnit[] {
+  const earliest = [...first.values()].sort()[0];
+  if (earliest === undefined) return [];
+  return daysBetween(earliest, last).map((day) => ({
+    day,
+    applications: new Set([...first].filter(([, from]) => from <= day).map(([app]) => app)),
+  }));
 }
 
 /**
  * Pushwoosh's per-device push log, day by day, from getMessageLog (the supported API) or the
- * legacy getTrackingLog + getResults ZIP export. A checkpoint follows each complete day.
+ * legacy getTrackingLog + getResults ZIP export. Each application keeps its own cursor, so one
+ * added later starts from start_date; a checkpoint follows each complete day.
  */
 export function trackingStream(
   config: Config,
@@ -34,40 +73,112 @@ export function trackingStream(
   opts: { runAhead: number },
 ) {
   const mode = pushwoosh.log_api;
-  const keep = mode === 'tracking_log' ? TRACKING_DAYS : MESSAGE_LOG_DAYS;
+  const tracking = mode === 'tracking_log';
+  const keep = tracking ? TRACKING_DAYS : MESSAGE_LOG_DAYS;
   const windows = new DayWindows(
     { startDate: config.start_date, lookbackDays: config.lookback_days },
     {
       // The tracking log takes today-13..today; getMessageLog's dates reach 30 days back.
       oldest: (today) => addDays(today, -(keep - 1)),
-      retention: `${keep} days Pushwoosh's ${mode === 'tracking_log' ? 'tracking log' : 'message log'} covers`,
+      retention: `${keep} days Pushwoosh's ${tracking ? 'tracking log' : 'message log'} covers`,
     },
   );
+  const configured = new Set(pushwoosh.application_codes);
   let api: PushwooshApi | undefined;
   let badPayloads = 0;
+  const dropped = new DroppedRows();
+  let orphaned: unknown;
   const mapping = trackingLogMapping(() => badPayloads++);
-  const lead = { application_code: pushwoosh.application_code };
+
+  /** Each application's first day to read, in config order; none when it is up to date. */
+  function starts(ctx: SyncContext, today: Day): Map<string, Day> {
+    const how = `from Pushwoosh's ${tracking ? 'getTrackingLog' : 'getMessageLog'}`;
+    const out = new Map<string, Day>();
+    for (const app of pushwoosh.application_codes) {
+      const label = `${STREAM} application ${app}`;
+      const window = windows.plan(label, ctx.cursors.cursor(app), today, ctx.logger, how);
+      if (window) out.set(app, window.from);
+    }
+    return out;
+  }
+
+  async function* readTrackingLog(unit: DayUnit, file: SpooledFile, ctx: SyncContext) {
+    const toJson = mapping.serializer({}, MESSAGE_LOG_ONLY);
+    const at = mapping.index('application_code');
+    const rows = fileRows(file, {
+      columns: mapping.columns,
+      delimiter: ';',
+      // Pushwoosh's header line starts with `//`.
+      headerPrefix: '//',
+      source: `Pushwoosh tracking log of ${unit.day}`,
+      maxBytes: MAX_DECOMPRESSED_BYTES,
+      onUnknownColumn: ctx.unknownColumn,
+    });
+    // A configured application this unit does not serve read the day in an earlier sync.
+    const keepRow = (row: Raw[]) => {
+      const app = row[at];
+      if (app !== undefined && unit.applications.has(app)) return true;
+      if (app === undefined || !configured.has(app)) dropped.add(app);
+      return false;
+    };
+    for await (const batch of rows) yield { records: batch.filter(keepRow).map(toJson) };
+  }
+
+  async function* readMessageLog({ day, applications }: DayUnit) {
+    const [app] = applications;
+    const from = `${day} 00:00:00`;
+    const to = `${addDays(day, 1)} 00:00:00`;
+    const guard = new PageGuard(`Pushwoosh getMessageLog of ${app} for ${day}`);
+    let token: string | undefined;
+    do {
+      const page = await api!.messageLogPage(app, from, to, PAGE_LIMIT, token);
+      const records: string[] = [];
+      for (const row of page.rows) {
+        const owner = rowApplication(row, app);
+        // Another configured application's row comes with its own query.
+        if (owner === app) records.push(JSON.stringify(messageLogRecord(row, owner)));
+        else if (!configured.has(owner)) dropped.add(owner);
+      }
+      yield { records };
+      token = guard.next(page.next, page.rows.length) ? page.next : undefined;
+    } while (token);
+  }
 
   return new ExportStream<DayUnit, SpooledFile | undefined>({
     name: STREAM,
-    primaryKey: [['application_code'], ['tracking_code'], ['hwid'], ['status'], ['timestamp']],
+    primaryKey: PRIMARY_KEYS[mode].map((f) => [f]),
     cursorField: 'timestamp',
-    state: { field: 'date', kind: DAY_CURSOR },
+    state: {
+      field: 'date',
+      kind: DAY_CURSOR,
+      partitions: { group: STATE_GROUP, label: 'application' },
+    },
     ahead: opts.runAhead,
-    isolatePartitions: false,
+    // getMessageLog is queried per application: one that fails leaves the others syncing.
+    isolatePartitions: !tracking,
+
+    upgradeState(raw) {
+      const upgraded = upgradeLegacyState(raw, pushwoosh.application_code);
+      orphaned = upgraded.orphaned;
+      return upgraded.state;
+    },
 
     async plan(ctx) {
       api = new PushwooshApi(pushwoosh, ctx.logger, clock);
-      const cursor = ctx.cursors.cursor();
-      const how = `from Pushwoosh's ${mode === 'tracking_log' ? 'getTrackingLog' : 'getMessageLog'}`;
-      const window = windows.plan(STREAM, cursor, todayUtc(new Date(clock.now())), ctx.logger, how);
-      if (!window) return [];
-      return daysBetween(window.from, window.to).map((day) => ({ day }));
+      if (orphaned !== undefined) {
+        ctx.logger.warn(
+          `${STREAM}: the saved state is from 0.1.0 (date ${JSON.stringify(orphaned)}) and names no application, and pushwoosh.application_code is not set; every application is read from the start (re-read rows are deduplicated by the primary key).`,
+        );
+      }
+      const today = todayUtc(new Date(clock.now()));
+      const yesterday = addDays(today, -1);
+      const from = starts(ctx, today);
+      return tracking ? sharedDays(from, yesterday) : daysPerApplication(from, yesterday);
     },
 
     // getMessageLog is paged JSON, read in `read`; the tracking log is an export per day.
     async fetch({ day }, ctx) {
-      if (mode !== 'tracking_log') return undefined;
+      if (!tracking) return undefined;
       const engine = ExportEngine.fromConfig(
         config,
         {
@@ -86,34 +197,13 @@ export function trackingStream(
 
     dispose: async (file) => file?.dispose(),
 
-    async *read({ day }, file, ctx) {
-      if (file) {
-        const toJson = mapping.serializer(lead, MESSAGE_LOG_ONLY);
-        const rows = fileRows(file, {
-          columns: mapping.columns,
-          delimiter: ';',
-          // Pushwoosh's header line starts with `//`.
-          headerPrefix: '//',
-          source: `Pushwoosh tracking log of ${day}`,
-          maxBytes: MAX_DECOMPRESSED_BYTES,
-          onUnknownColumn: ctx.unknownColumn,
-        });
-        for await (const batch of rows) yield { records: batch.map(toJson) };
-      } else {
-        const from = `${day} 00:00:00`;
-        const to = `${addDays(day, 1)} 00:00:00`;
-        const guard = new PageGuard(`Pushwoosh getMessageLog for ${day}`);
-        let token: string | undefined;
-        do {
-          const page = await api!.messageLogPage(from, to, PAGE_LIMIT, token);
-          yield { records: page.rows.map((r) => JSON.stringify(messageLogRecord(r, lead))) };
-          token = guard.next(page.next, page.rows.length) ? page.next : undefined;
-        } while (token);
-      }
-      yield { advance: day };
+    async *read(unit, file, ctx) {
+      yield* file ? readTrackingLog(unit, file, ctx) : readMessageLog(unit);
+      for (const app of unit.applications) yield { advance: unit.day, partition: app };
     },
 
     finish(ctx) {
+      dropped.log(STREAM, ctx.logger);
       if (badPayloads) {
         ctx.logger.warn(
           `${STREAM}: ${badPayloads} payload(s) were not valid JSON; they are kept as text in payload_raw (payload is null).`,
