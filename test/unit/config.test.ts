@@ -137,7 +137,7 @@ describe('secret fields and their fixtures', () => {
   };
   walk(schema, '');
   it('every secret field has a minLength the redactor covers', () => {
-    assert.equal(fields.length, 6);
+    assert.equal(fields.length, 9);
     for (const f of fields) {
       assert.ok((f.minLength ?? 0) >= 8, `${f.path} has minLength ${f.minLength}`);
       assert.ok((f.minLength ?? 0) >= MIN_REDACTED_LENGTH, f.path);
