@@ -69,6 +69,26 @@ export function apnsDeliveryRows(teamId: string, bundleId: string, day: string):
   return rows;
 }
 
+/**
+ * `n` delivery rows spread evenly over the export's days, each (day, push type, status) once:
+ * push types `generated-0`, `generated-1`, … with every status, as many as `n` needs.
+ */
+export function apnsGeneratedRows(
+  spec: Pick<ApnsExportSpec, 'teamId' | 'bundleId' | 'startDate' | 'endDate'>,
+  n: number,
+): (ApnsDeliveryRow & { day: string })[] {
+  const days = daysBetween(spec.startDate, spec.endDate);
+  const statuses = APNS_DELIVERY_STATUSES;
+  return Array.from({ length: n }, (_, i) => {
+    const day = days[i % days.length];
+    const combo = Math.floor(i / days.length);
+    const pushType = `generated-${Math.floor(combo / statuses.length)}`;
+    const status = statuses[combo % statuses.length];
+    const count = hash('dm-generated', spec.teamId, spec.bundleId, day, pushType, status) % 100001;
+    return { day, pushType, status, count };
+  });
+}
+
 export interface ApnsBroadcastAppRow {
   published: number;
   delivered: number;
@@ -150,6 +170,8 @@ export interface ApnsExportSpec {
   channelId?: string | null;
   startDate: string;
   endDate: string;
+  /** Delivery metrics only: exactly this many generated rows instead of the usual data. */
+  generatedRows?: number;
 }
 
 interface Table {
@@ -165,7 +187,12 @@ function buildTable(spec: ApnsExportSpec): Table {
   const days = daysBetween(spec.startDate, spec.endDate);
   const rows: Table['rows'] = [];
   let header: string[];
-  if (dataset === 'deliverymetrics') {
+  if (dataset === 'deliverymetrics' && spec.generatedRows !== undefined) {
+    header = [...APNS_DELIVERY_HEADER];
+    for (const r of apnsGeneratedRows(spec, spec.generatedRows)) {
+      rows.push({ day: r.day, cells: [r.pushType, r.status, r.day, String(r.count)] });
+    }
+  } else if (dataset === 'deliverymetrics') {
     header = [...APNS_DELIVERY_HEADER];
     for (const day of days) {
       for (const r of apnsDeliveryRows(teamId, bundleId, day)) {
@@ -353,9 +380,11 @@ const REQUEST_SHAPES = {
 export type ApnsRequestVariant = keyof typeof REQUEST_SHAPES;
 export const APNS_REQUEST_VARIANTS = Object.keys(REQUEST_SHAPES) as ApnsRequestVariant[];
 
-export interface ApnsVariants {
+export interface ApnsOptions {
   statusVariant?: ApnsStatusVariant;
   requestVariant?: ApnsRequestVariant;
+  /** Every delivery-metrics export holds exactly this many generated rows (memory tests). */
+  deliveryRows?: number;
 }
 
 export class ApnsModule implements RouteModule {
@@ -370,10 +399,10 @@ export class ApnsModule implements RouteModule {
     private readonly ctx: EmulatorContext,
     private readonly teams: ApnsTeamFixture[],
     private readonly processingPolls: number,
-    variants: ApnsVariants = {},
+    private readonly options: ApnsOptions = {},
   ) {
-    this.statusShape = pickVariant('apns.statusVariant', STATUS_SHAPES, variants.statusVariant);
-    this.requestShape = pickVariant('apns.requestVariant', REQUEST_SHAPES, variants.requestVariant);
+    this.statusShape = pickVariant('apns.statusVariant', STATUS_SHAPES, options.statusVariant);
+    this.requestShape = pickVariant('apns.requestVariant', REQUEST_SHAPES, options.requestVariant);
   }
 
   match(origin: Origin, method: string, path: string): RouteMatch | undefined {
@@ -589,7 +618,7 @@ export class ApnsModule implements RouteModule {
       return s3Error('AccessDenied', 'Request has expired');
     }
     const defect = this.ctx.faults.take(['malformed_csv']);
-    const csv = apnsCsv(job, defect?.variant);
+    const csv = apnsCsv({ ...job, generatedRows: this.options.deliveryRows }, defect?.variant);
     return {
       status: 200,
       headers: {

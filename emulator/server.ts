@@ -3,8 +3,8 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { ApnsModule, type ApnsVariants } from './apns';
-import { DEFAULT_APNS_TEAM, DEFAULT_PROCESSING_POLLS } from './fixtures';
+import { ApnsModule, type ApnsOptions } from './apns';
+import { DEFAULT_APNS_APPS, DEFAULT_PROCESSING_POLLS } from './fixtures';
 import { OneSignalModule, type OneSignalOptions } from './onesignal';
 import { PushwooshModule } from './pushwoosh';
 import {
@@ -31,7 +31,7 @@ export interface ApnsTeamFixture {
 }
 
 export interface EmulatorOptions {
-  apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number } & ApnsVariants;
+  apns?: { teams?: ApnsTeamFixture[]; processingPolls?: number } & ApnsOptions;
   onesignal?: OneSignalOptions;
   pushwoosh?: {
     accounts?: PushwooshAccountFixture[];
@@ -370,7 +370,7 @@ export class Emulator {
     }
     this.onesignal = new OneSignalModule(ctx, options.onesignal);
     this.modules = [
-      new ApnsModule(ctx, options.apns?.teams ?? [DEFAULT_APNS_TEAM], polls, options.apns),
+      new ApnsModule(ctx, options.apns?.teams ?? DEFAULT_APNS_APPS, polls, options.apns),
       this.onesignal,
       new PushwooshModule(
         ctx,

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import {
+  DEFAULT_APNS_APPS,
   DEFAULT_APNS_TEAM,
   DEFAULT_ONESIGNAL_APPS,
   DEFAULT_PUSHWOOSH_ACCOUNT,
@@ -29,11 +30,12 @@ const STREAMS = readdirSync(repoPath('resources', 'schemas'))
 const SAMPLE_CONFIGS = [
   'sample_config.json',
   'sample_config_apns.json',
+  'sample_config_apns_apps.json',
   'sample_config_onesignal.json',
   'sample_config_pushwoosh.json',
 ];
 const SECRETS = [
-  ...Object.values(DEFAULT_APNS_TEAM.tokens),
+  ...DEFAULT_APNS_APPS.flatMap((a) => Object.values(a.tokens)),
   ...DEFAULT_ONESIGNAL_APPS.map((a) => a.apiKey),
   DEFAULT_PUSHWOOSH_ACCOUNT.apiToken,
 ] as string[];
@@ -46,6 +48,15 @@ function forEmulator(config: Json, apiUrl: string): Json {
     if (c.apns.delivery_metrics_token) c.apns.delivery_metrics_token = t.deliverymetrics;
     if (c.apns.broadcast_app_token) c.apns.broadcast_app_token = t.broadcastapplicationmetric;
     if (c.apns.broadcast_channel_token) c.apns.broadcast_channel_token = t.broadcastchannelmetrics;
+    for (const app of c.apns.apps ?? []) {
+      const known = DEFAULT_APNS_APPS.find((a) => a.bundleId === app.bundle_id);
+      assert.ok(known, `${app.bundle_id} is an emulator app`);
+      if (app.delivery_metrics_token) app.delivery_metrics_token = known.tokens.deliverymetrics;
+      if (app.broadcast_app_token)
+        app.broadcast_app_token = known.tokens.broadcastapplicationmetric;
+      if (app.broadcast_channel_token)
+        app.broadcast_channel_token = known.tokens.broadcastchannelmetrics;
+    }
     c.apns.api_url = apiUrl;
   }
   if (c.onesignal) {
@@ -167,6 +178,7 @@ describe('acceptance-test-config.yml and test_files/', () => {
   it('each single-provider config discovers its own streams', async () => {
     const expected: Record<string, string[]> = {
       'sample_config_apns.json': STREAMS.filter((s) => s.startsWith('apns_')),
+      'sample_config_apns_apps.json': STREAMS.filter((s) => s.startsWith('apns_')),
       'sample_config_onesignal.json': ['onesignal_message_events', 'onesignal_messages'],
       'sample_config_pushwoosh.json': ['pushwoosh_tracking'],
     };
@@ -217,8 +229,8 @@ describe('acceptance-test-config.yml and test_files/', () => {
     for (const name of incremental) assert.ok(byName.has(name), `${name} has an abnormal state`);
     const config = readJson('test_files', 'sample_config.json');
     assert.deepEqual(
-      Object.keys(byName.get('apns_broadcast_channel').channels).sort(),
-      [...config.apns.channel_ids].sort(),
+      Object.keys(byName.get('apns_broadcast_channel').app_channels).sort(),
+      config.apns.channel_ids.map((id: string) => `${config.apns.bundle_id}:${id}`).sort(),
     );
     assert.deepEqual(
       Object.keys(byName.get('onesignal_message_events').apps).sort(),

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  apnsBroadcastAppRow,
-  apnsBroadcastChannelRow,
-  apnsBroadcastDateCell,
-} from '../../emulator/apns';
+import { apnsBroadcastDateCell } from '../../emulator/apns';
 import { DEFAULT_APNS_TEAM } from '../../emulator/fixtures';
 import { configuredCatalog, records, stateFileOf, states, statuses } from '../../emulator/harness';
 import { Emulator } from '../../emulator/server';
 import { addDays, daysBetween, todayUtc } from '../../src/util/time';
+import {
+  apnsState,
+  broadcastAppExpected as expectedApp,
+  broadcastChannelExpected as expectedChannel,
+} from '../support/apns';
 import {
   ConnectorSession,
   errorsOf,
@@ -24,49 +25,14 @@ const [CH_A, CH_B] = TEAM.channelIds;
 const TODAY = todayUtc();
 const YESTERDAY = addDays(TODAY, -1);
 const OLDEST = addDays(TODAY, -30);
-const nullIfHidden = (n: number) => (n === -1 ? null : n);
-
-function expectedApp(days: string[]) {
-  return days.map((date) => {
-    const r = apnsBroadcastAppRow(TEAM.teamId, TEAM.bundleId, date);
-    return {
-      team_id: TEAM.teamId,
-      bundle_id: TEAM.bundleId,
-      date,
-      broadcasts_published: nullIfHidden(r.published),
-      broadcasts_delivered: nullIfHidden(r.delivered),
-      total_subscriptions: nullIfHidden(r.totalSubscriptions),
-      unique_subscribers: nullIfHidden(r.uniqueSubscribers),
-    };
-  });
-}
-
-function expectedChannel(channelId: string, days: string[]) {
-  return days.map((date) => {
-    const r = apnsBroadcastChannelRow(TEAM.teamId, TEAM.bundleId, channelId, date);
-    return {
-      team_id: TEAM.teamId,
-      bundle_id: TEAM.bundleId,
-      channel_id: channelId,
-      date,
-      broadcasts_published: nullIfHidden(r.published),
-      broadcasts_delivered: nullIfHidden(r.delivered),
-      total_subscriptions: nullIfHidden(r.totalSubscriptions),
-    };
-  });
-}
-
-const channelState = (dates: Record<string, string>) => [
-  {
-    type: 'STREAM',
-    stream: {
-      stream_descriptor: { name: CHANNEL },
-      stream_state: {
-        channels: Object.fromEntries(Object.entries(dates).map(([id, date]) => [id, { date }])),
-      },
-    },
-  },
-];
+/** The partition of a channel of the default app in the channel stream's state. */
+const key = (channelId: string) => `${TEAM.bundleId}:${channelId}`;
+const channelState = (dates: Record<string, string>) =>
+  apnsState(
+    CHANNEL,
+    Object.fromEntries(Object.entries(dates).map(([id, date]) => [key(id), date])),
+  );
+const appState = (date: string) => apnsState(APP, { [TEAM.bundleId]: date });
 
 describe('APNs broadcast streams end to end', () => {
   let emu: Emulator;
@@ -158,7 +124,7 @@ describe('APNs broadcast streams end to end', () => {
     );
     assert.deepEqual(
       states(r, APP).map((m) => m.state.stream.stream_state),
-      days.map((date) => ({ date })),
+      days.map((date) => ({ apps: { [TEAM.bundleId]: { date } } })),
     );
     const post = emu.requests.find((x) => x.route === 'apns.request')!;
     assert.match(post.path, /datasetName\/broadcastapplicationmetric\/request$/);
@@ -188,12 +154,12 @@ describe('APNs broadcast streams end to end', () => {
     assert.ok(requests[1].at <= firstDownload.at, 'channel exports run concurrently');
     const st = states(r, CHANNEL).map((m) => m.state.stream.stream_state);
     assert.equal(st.length, 60);
-    assert.deepEqual(st[29], { channels: { [CH_A]: { date: YESTERDAY } } });
+    assert.deepEqual(st[29], { app_channels: { [key(CH_A)]: { date: YESTERDAY } } });
     assert.deepEqual(st[30], {
-      channels: { [CH_A]: { date: YESTERDAY }, [CH_B]: { date: OLDEST } },
+      app_channels: { [key(CH_A)]: { date: YESTERDAY }, [key(CH_B)]: { date: OLDEST } },
     });
     assert.deepEqual(st[59], {
-      channels: { [CH_A]: { date: YESTERDAY }, [CH_B]: { date: YESTERDAY } },
+      app_channels: { [key(CH_A)]: { date: YESTERDAY }, [key(CH_B)]: { date: YESTERDAY } },
     });
 
     // Resume from every intermediate state: nothing after the checkpoint is lost.
@@ -202,12 +168,15 @@ describe('APNs broadcast streams end to end', () => {
     for (let i = 0; i < checks.length; i += 4) {
       await Promise.all(
         checks.slice(i, i + 4).map(async (m) => {
-          const saved = m.state.stream.stream_state.channels as Record<string, { date: string }>;
+          const saved = m.state.stream.stream_state.app_channels as Record<
+            string,
+            { date: string }
+          >;
           const res = await read(only(CHANNEL), [{ type: 'STREAM', stream: m.state.stream }]);
           assert.equal(res.code, 0);
           const keys = new Set(records(res, CHANNEL).map((x) => JSON.stringify(x)));
           for (const id of [CH_A, CH_B]) {
-            const from = saved[id] ? addDays(saved[id].date, 1) : OLDEST;
+            const from = saved[key(id)] ? addDays(saved[key(id)].date, 1) : OLDEST;
             for (const x of expectedChannel(id, daysBetween(from, YESTERDAY)))
               assert.ok(keys.has(JSON.stringify(x)), `lost ${JSON.stringify(x)}`);
           }
@@ -237,7 +206,7 @@ describe('APNs broadcast streams end to end', () => {
     ]);
     const last = states(r, CHANNEL).at(-1)!.state.stream.stream_state;
     assert.deepEqual(last, {
-      channels: { [CH_A]: { date: YESTERDAY }, [CH_B]: { date: YESTERDAY } },
+      app_channels: { [key(CH_A)]: { date: YESTERDAY }, [key(CH_B)]: { date: YESTERDAY } },
     });
   });
 
@@ -288,10 +257,7 @@ describe('APNs broadcast streams end to end', () => {
       ...expectedChannel(CH_B, days),
     ]);
     const future = await read(catalog, [
-      {
-        type: 'STREAM',
-        stream: { stream_descriptor: { name: APP }, stream_state: { date: '2099-01-01' } },
-      },
+      ...appState('2099-01-01'),
       ...channelState({ [CH_A]: '2099-01-01', [CH_B]: '2099-01-01' }),
     ]);
     assert.equal(records(future).length, 0);
@@ -302,14 +268,7 @@ describe('APNs broadcast streams end to end', () => {
     const small = (name: string) =>
       read(
         only(name),
-        name === APP
-          ? [
-              {
-                type: 'STREAM',
-                stream: { stream_descriptor: { name: APP }, stream_state: { date: YESTERDAY } },
-              },
-            ]
-          : channelState({ [CH_A]: YESTERDAY, [CH_B]: YESTERDAY }),
+        name === APP ? appState(YESTERDAY) : channelState({ [CH_A]: YESTERDAY, [CH_B]: YESTERDAY }),
       );
     const days = daysBetween(addDays(YESTERDAY, -2), YESTERDAY);
 
@@ -356,15 +315,7 @@ describe('APNs broadcast streams end to end', () => {
       assert.equal(logsOf(extra, 'WARN').filter((l) => l.includes('"Region"')).length, 1);
     });
     it('a bad channel state is a config_error', async () => {
-      const r = await read(only(CHANNEL), [
-        {
-          type: 'STREAM',
-          stream: {
-            stream_descriptor: { name: CHANNEL },
-            stream_state: { channels: { [CH_A]: { date: 'soon' } } },
-          },
-        },
-      ]);
+      const r = await read(only(CHANNEL), channelState({ [CH_A]: 'soon' }));
       assert.equal(r.code, 1);
       assert.equal(errorsOf(r)[0].failure_type, 'config_error');
       assert.match(errorsOf(r)[0].message, /channel .* date "soon"/);

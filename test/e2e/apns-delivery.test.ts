@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { DEFAULT_APNS_TEAM } from '../../emulator/fixtures';
 import {
   configuredCatalog,
+  type Message,
   records,
   type RunResult,
   stateFileOf,
@@ -18,7 +19,7 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
-import { deliveryExpected as expected } from '../support/apns';
+import { apnsState, deliveryExpected as expected } from '../support/apns';
 
 const STREAM = 'apns_delivery_metrics';
 const TEAM = DEFAULT_APNS_TEAM;
@@ -33,9 +34,8 @@ describe('apns_delivery_metrics end to end', () => {
   let config: Record<string, unknown>;
   let catalog: unknown;
   let discovered: { streams: { name: string; json_schema: object }[] };
-  const stateOf = (date: string) => [
-    { type: 'STREAM', stream: { stream_descriptor: { name: STREAM }, stream_state: { date } } },
-  ];
+  const stateOf = (date: string) => apnsState(STREAM, { [TEAM.bundleId]: date });
+  const dateOf = (m: Message): string => m.state.stream.stream_state.apps[TEAM.bundleId].date;
   const read = (state?: unknown, cfg = config, cat = catalog) =>
     session.run('read', { config: cfg, catalog: cat, state });
   const posts = () => emu.requests.filter((r) => r.route === 'apns.request');
@@ -127,10 +127,7 @@ describe('apns_delivery_metrics end to end', () => {
       dataDownloadUrlExpiresInMinutes: 60,
     });
     const st = states(full, STREAM);
-    assert.deepEqual(
-      st.map((m) => m.state.stream.stream_state.date),
-      days,
-    );
+    assert.deepEqual(st.map(dateOf), days);
     st.forEach((m, i) => assert.equal(m.state.sourceStats.recordCount, expected([days[i]]).length));
     assert.deepEqual(statuses(full, STREAM), ['STARTED', 'RUNNING', 'COMPLETE']);
     // The token went to the API (request and status) and never to the download origin.
@@ -151,10 +148,7 @@ describe('apns_delivery_metrics end to end', () => {
     assert.equal(JSON.parse(posts()[0].body).startDate, days[0]);
     // The cursor never moves back: one state, carrying all the lookback records.
     assert.deepEqual(
-      states(r, STREAM).map((m) => [
-        m.state.stream.stream_state.date,
-        m.state.sourceStats.recordCount,
-      ]),
+      states(r, STREAM).map((m) => [dateOf(m), m.state.sourceStats.recordCount]),
       [[YESTERDAY, expected(days).length]],
     );
   });
@@ -166,7 +160,7 @@ describe('apns_delivery_metrics end to end', () => {
     const checks: Promise<void>[] = [];
     for (const m of all.slice(0, -1)) {
       cumulative += m.state.sourceStats.recordCount;
-      const date = m.state.stream.stream_state.date as string;
+      const date = dateOf(m);
       const floor = total - cumulative;
       checks.push(
         (async () => {
@@ -210,7 +204,7 @@ describe('apns_delivery_metrics end to end', () => {
     assert.equal(records(r).length, 0);
     assert.deepEqual(
       states(r, STREAM).map((m) => m.state.stream.stream_state),
-      [{ date: '2099-01-01' }],
+      [{ apps: { [TEAM.bundleId]: { date: '2099-01-01' } } }],
     );
     assert.equal(posts().length, 0);
   });

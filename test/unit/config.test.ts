@@ -5,6 +5,7 @@ import { connectorConfig } from '../../emulator/fixtures';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MIN_REDACTED_LENGTH, secretsOf } from '../../src/airbyte/redact';
 import { loadSpec, parseConfig } from '../../src/config';
+import { problemsOf } from '../support/config';
 import { readRepoFile, repoPath } from '../support/repo';
 
 const base = (api_url?: string) => ({
@@ -58,17 +59,6 @@ describe('parseConfig', () => {
 const TOKEN = 'pw-secret-Zr2WmB7yHcN4sEd8';
 const KEY = 'os-secret-Pts0svCXWL2Ku3iZ';
 const APP_ID = '026fdc09-6dd8-4fef-ab8b-eac3ec32b86d';
-
-/** The config_error message parseConfig throws for `raw`. */
-function problemsOf(raw: unknown): string {
-  try {
-    parseConfig(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConnectorError && e.failureType === 'config_error', String(e));
-    return e.message;
-  }
-  assert.fail('the config was accepted');
-}
 
 describe('parseConfig never echoes a secret', () => {
   it('says the kind of an object or a list instead of printing it', () => {
@@ -137,7 +127,7 @@ describe('secret fields and their fixtures', () => {
   };
   walk(schema, '');
   it('every secret field has a minLength the redactor covers', () => {
-    assert.equal(fields.length, 6);
+    assert.equal(fields.length, 9);
     for (const f of fields) {
       assert.ok((f.minLength ?? 0) >= 8, `${f.path} has minLength ${f.minLength}`);
       assert.ok((f.minLength ?? 0) >= MIN_REDACTED_LENGTH, f.path);

@@ -113,7 +113,11 @@ const MESSAGES = [
   'must list at least',
   'at least one provider must be configured',
   'start_date must not be in the future',
-  'apns needs at least one token',
+  ' needs at least one token: delivery_metrics_token',
+  '(or list apps in apns.apps)',
+  'apns has both apps (apns.apps) and single-app fields',
+  '.bundle_id repeats ',
+  'list each app once',
   'is not a valid URL',
   'must use https:// (http:// is allowed only for a loopback host)',
   'The configuration must be a JSON object.',
@@ -145,7 +149,7 @@ const MESSAGES = [
   'During the sync, these streams did not sync successfully',
   // Apple
   'Apple APNs: ',
-  'Apple rejected apns.',
+  'Apple rejected ',
   'Check that the Data Export Token was made for bundle',
   'Apple does not know broadcast channel',
   'Apple answered HTTP 404 for team',
@@ -155,7 +159,8 @@ const MESSAGES = [
   "Apple's answer has no statusUrl",
   'status SUCCESS without a downloadDetails.dataUrl',
   'download parts; this connector reads one file',
-  'rows, far more than a',
+  'far more than a 30-day export holds',
+  'the saved state was written by version 0.1.0 for one app',
   'row(s) dated outside',
   // OneSignal
   'OneSignal rejected onesignal.apps[',
@@ -251,7 +256,7 @@ const MESSAGES = [
   ' bytes long, ',
   ': expected ',
   '; retry ',
-  'is set but apns.channel_ids is empty',
+  '.channel_ids is empty: apns_broadcast_channel does not sync this app',
 ];
 
 /**

@@ -7,7 +7,21 @@ import type { DayWindow } from '../../sync/window';
 import { addDays, type Day } from '../../util/time';
 import type { ApnsDataset } from './datasets';
 
+/**
+ * A real 30-day export is small: delivery metrics hold about 10 push types x 10 statuses a day,
+ * a broadcast export one row a day. A file is held in memory to be sorted, so these bounds stop
+ * a file that is not such an export before it fills memory (about 30 MiB at MAX_ROWS).
+ */
+export const MAX_ROWS = 100_000;
+/** Reached only by rows far longer than Apple's (a few dozen bytes): text is bounded, too. */
+export const MAX_RECORD_BYTES = 32 * 1024 ** 2;
 const MAX_DECOMPRESSED_BYTES = 512 * 1024 ** 2;
+
+/**
+ * A copy of a string in one piece: a record the serializer concatenated is a tree of pieces,
+ * which takes twice the memory while it is held.
+ */
+const compact = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
 /**
  * Reads an APNs export whole into its days, each day's records sorted by the dataset's `orderBy`:
@@ -22,7 +36,6 @@ export async function groupByDay(
     lead: JsonObject;
     window: DayWindow;
     source: string;
-    maxRows: number;
     ctx: Pick<SyncContext, 'logger' | 'unknownColumn'>;
   },
 ): Promise<Map<Day, string[]>> {
@@ -31,7 +44,12 @@ export async function groupByDay(
   const dateAt = def.mapping.index('date');
   const orderAt = def.orderBy.map((f) => def.mapping.index(f));
   const byDay = new Map<Day, { key: string; json: string }[]>();
+  const tooMuch = (what: string) =>
+    systemError(
+      `${o.source}: more than ${what}, far more than a 30-day export holds (a few thousand rows). Please report it.`,
+    );
   let count = 0;
+  let bytes = 0;
   let outside = 0;
   const batches = fileRows(file, {
     columns: def.mapping.columns,
@@ -41,19 +59,18 @@ export async function groupByDay(
   });
   for await (const rows of batches) {
     for (const row of rows) {
-      if (++count > o.maxRows) {
-        throw systemError(
-          `${o.source}: more than ${o.maxRows} rows, far more than a 30-day export holds.`,
-        );
-      }
+      if (++count > MAX_ROWS) throw tooMuch(`${MAX_ROWS} rows`);
       const day = parseDay(row[dateAt] as string, 'Date (UTC)');
       if (day < from || day > to) {
         if (day > to || day < addDays(from, -1)) outside++;
         continue;
       }
+      const json = compact(toJson(row));
+      bytes += json.length;
+      if (bytes > MAX_RECORD_BYTES) throw tooMuch(`${MAX_RECORD_BYTES / 1024 ** 2} MiB of records`);
       let list = byDay.get(day);
       if (!list) byDay.set(day, (list = []));
-      list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json: toJson(row) });
+      list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json });
     }
   }
   if (outside)

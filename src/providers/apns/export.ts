@@ -1,12 +1,13 @@
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
-import type { ApnsConfig } from '../../config';
+import type { ApnsApp, ApnsConfig } from '../../config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
 import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day } from '../../util/time';
+import type { ApnsDataset } from './datasets';
 
 export const TOKEN_HEADER = 'X-Apple-CloudKit-Management-Token';
 
@@ -14,14 +15,17 @@ export interface ApnsExportRequest {
   apiUrl: string;
   teamId: string;
   bundleId: string;
+  /** Where the app is in the config (`apns`, `apns.apps[2]`), for error messages. */
+  appPath: string;
   dataset: string;
-  /** The config field of the token, for error messages. */
+  /** The app's field of the token, for error messages. */
   tokenField: string;
   startDate: Day;
   endDate: Day;
   /** Broadcast channel dataset only: goes in the body. */
   channelId?: string;
-  channelField?: string;
+  /** Its place in the app's `channel_ids`, for error messages. */
+  channelIndex?: number;
 }
 
 interface ApnsJob {
@@ -32,7 +36,12 @@ interface ApnsJob {
 const isAppleHost = (u: URL) => /(^|\.)(apple\.com|icloud\.com)$/.test(u.hostname);
 
 /** The client of one Data Export Token: it goes to the api_url origin and Apple's own hosts. */
-export function apnsClient(apns: ApnsConfig, token: string, logger: Logger, clock: Clock) {
+function apnsClient(
+  apns: Pick<ApnsConfig, 'api_url'>,
+  token: string,
+  logger: Logger,
+  clock: Clock,
+) {
   return new HttpClient(logger, {
     clock,
     ...apiUrlOptions(apns.api_url, 'apns.api_url'),
@@ -47,6 +56,34 @@ export function apnsClient(apns: ApnsConfig, token: string, logger: Logger, cloc
 /** The request's dates: Apple wants endDate after startDate, so a one-day window asks for two. */
 export function requestRange(from: Day, to: Day): { startDate: Day; endDate: Day } {
   return { startDate: from === to ? addDays(from, -1) : from, endDate: to };
+}
+
+/** The export of one app's dataset (of one of its channels), with that app's token. */
+export function appExport(
+  apns: ApnsConfig,
+  app: ApnsApp,
+  def: ApnsDataset,
+  o: {
+    range: { startDate: Day; endDate: Day };
+    channel?: { id: string; index: number };
+    logger: Logger;
+    clock: Clock;
+  },
+): ApnsExportRepository {
+  return new ApnsExportRepository(
+    apnsClient(apns, app[def.tokenField] as string, o.logger, o.clock),
+    {
+      apiUrl: apns.api_url,
+      teamId: apns.team_id,
+      bundleId: app.bundle_id,
+      appPath: app.path,
+      dataset: def.dataset,
+      tokenField: def.tokenField,
+      channelId: o.channel?.id,
+      channelIndex: o.channel?.index,
+      ...o.range,
+    },
+  );
 }
 
 /** Apple's error bodies are undocumented; show what they say, briefly. */
@@ -92,11 +129,12 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
   readonly describe: string;
 
   constructor(
-    private readonly http: HttpClient,
+    /** The token's client: the engine downloads through it too. */
+    readonly http: HttpClient,
     private readonly req: ApnsExportRequest,
   ) {
     const channel = req.channelId ? ` channel ${req.channelId}` : '';
-    this.describe = `APNs ${req.dataset}${channel} export ${req.startDate}..${req.endDate}`;
+    this.describe = `APNs ${req.dataset} export of ${req.bundleId}${channel} ${req.startDate}..${req.endDate}`;
   }
 
   get requestUrl(): string {
@@ -189,7 +227,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
     const token: Omit<ErrorRule, 'status'> = {
       failure: 'config_error',
       message: (a) =>
-        `Apple rejected apns.${r.tokenField} for ${r.dataset} (HTTP ${a.status}: ${a.reason}). ` +
+        `Apple rejected ${r.appPath}.${r.tokenField} for ${r.dataset} (HTTP ${a.status}: ${a.reason}). ` +
         `Check that the Data Export Token was made for bundle ${r.bundleId} and this dataset, and has not expired.`,
     };
     return {
@@ -200,13 +238,13 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
           when: () => r.channelId !== undefined,
           failure: 'config_error',
           message: (a) =>
-            `Apple does not know broadcast channel ${r.channelId} (${r.channelField ?? 'apns.channel_ids'}) of bundle ${r.bundleId} (HTTP 404: ${a.reason}). Remove it from apns.channel_ids or correct it.`,
+            `Apple does not know broadcast channel ${r.channelId} (${r.appPath}.channel_ids[${r.channelIndex}]) of bundle ${r.bundleId} (HTTP 404: ${a.reason}). Remove it from ${r.appPath}.channel_ids or correct it.`,
         },
         {
           status: 404,
           failure: 'config_error',
           message: (a) =>
-            `Apple answered HTTP 404 for team ${r.teamId} and bundle ${r.bundleId} (${a.reason}). Check apns.team_id and apns.bundle_id.`,
+            `Apple answered HTTP 404 for team ${r.teamId} and bundle ${r.bundleId} (${a.reason}). Check apns.team_id and ${r.appPath}.bundle_id.`,
         },
         {
           status: 400,

@@ -5,9 +5,9 @@ import type { ApnsConfig, Config } from '../../config';
 import type { Clock } from '../../util/clock';
 import type { Provider } from '../provider';
 import { addDays, dayOf } from '../../util/time';
-import { type ApnsTokenField, broadcastApp, DATASETS, deliveryMetrics } from './datasets';
-import { apnsClient, ApnsExportRepository, requestRange } from './export';
-import { apnsStream } from './stream';
+import { type ApnsDataset, DATASETS } from './datasets';
+import { appExport, requestRange } from './export';
+import { apnsStream, appsOf } from './stream';
 
 /** The APNs streams this config enables; the others go into `unavailable` with the reason. */
 export function apnsStreams(
@@ -17,21 +17,24 @@ export function apnsStreams(
 ): Stream[] {
   const apns = config.apns;
   const streams: Stream[] = [];
+  // How a field of the apps is named: `apns.channel_ids`, or `apns.apps[].channel_ids`.
+  const field = apns?.apps[0]?.path.startsWith('apns.apps') ? 'apns.apps[].' : 'apns.';
   for (const def of DATASETS) {
-    if (!apns?.[def.tokenField]) {
-      unavailable.set(def.stream, `the configuration has no apns.${def.tokenField}`);
-    } else if (def.perChannel && !apns.channel_ids?.length) {
-      unavailable.set(def.stream, 'the configuration lists no apns.channel_ids');
-    } else {
+    if (apns && appsOf(def, apns).length) {
       streams.push(apnsStream(def, config, apns, clock));
+    } else if (!apns?.apps.some((a) => a[def.tokenField])) {
+      unavailable.set(def.stream, `the configuration has no ${field}${def.tokenField}`);
+    } else {
+      unavailable.set(def.stream, `the configuration lists no ${field}channel_ids`);
     }
   }
   return streams;
 }
 
 /**
- * Proves each configured token with the cheapest real call Apple has: an export request for the
- * last two days (a repeat within 24 h returns the same job, so checks do not pile up work).
+ * Proves each app's tokens with the cheapest real call Apple has: an export request for the last
+ * two days (a repeat within 24 h returns the same job, so checks do not pile up work). Every app
+ * is checked; the answer names each field that failed.
  */
 export async function checkApns(
   apns: ApnsConfig,
@@ -40,52 +43,31 @@ export async function checkApns(
 ): Promise<string | undefined> {
   const yesterday = addDays(dayOf(new Date(clock.now())), -1);
   const range = requestRange(yesterday, yesterday);
-  const calls: {
-    field: ApnsTokenField;
-    dataset: string;
-    channelId?: string;
-    channelField?: string;
-  }[] = [deliveryMetrics, broadcastApp]
-    .filter((d) => apns[d.tokenField])
-    .map((d) => ({ field: d.tokenField, dataset: d.dataset }));
-  if (apns.broadcast_channel_token && !apns.channel_ids?.length) {
-    // Apple's channel export needs a channel id, so the token cannot be proved without one.
-    logger.warn(
-      'apns.broadcast_channel_token is set but apns.channel_ids is empty: apns_broadcast_channel is not synced and the token was not checked.',
+  const problems = new Set<string>();
+  for (const app of apns.apps) {
+    if (app.broadcast_channel_token && !app.channel_ids?.length) {
+      // Apple's channel export needs a channel id, so the token cannot be proved without one.
+      logger.warn(
+        `${app.path}.broadcast_channel_token is set but ${app.path}.channel_ids is empty: apns_broadcast_channel does not sync this app and the token was not checked.`,
+      );
+    }
+    const calls: { def: ApnsDataset; channel?: { id: string; index: number } }[] = DATASETS.filter(
+      (def) => app[def.tokenField],
+    ).flatMap((def) =>
+      def.perChannel
+        ? (app.channel_ids ?? []).map((id, index) => ({ def, channel: { id, index } }))
+        : [{ def }],
     );
-  }
-  if (apns.broadcast_channel_token) {
-    (apns.channel_ids ?? []).forEach((channelId, i) =>
-      calls.push({
-        field: 'broadcast_channel_token',
-        dataset: 'broadcastchannelmetrics',
-        channelId,
-        channelField: `apns.channel_ids[${i}]`,
-      }),
-    );
-  }
-  for (const call of calls) {
-    const repo = new ApnsExportRepository(
-      apnsClient(apns, apns[call.field] as string, logger, clock),
-      {
-        apiUrl: apns.api_url,
-        teamId: apns.team_id,
-        bundleId: apns.bundle_id,
-        dataset: call.dataset,
-        tokenField: call.field,
-        channelId: call.channelId,
-        channelField: call.channelField,
-        ...range,
-      },
-    );
-    try {
-      await repo.start();
-    } catch (err) {
-      if (err instanceof ConnectorError) return `Apple APNs: ${err.message}`;
-      throw err;
+    for (const { def, channel } of calls) {
+      try {
+        await appExport(apns, app, def, { range, channel, logger, clock }).start();
+      } catch (err) {
+        if (!(err instanceof ConnectorError)) throw err;
+        problems.add(err.message);
+      }
     }
   }
-  return undefined;
+  return problems.size ? `Apple APNs: ${[...problems].join(' | ')}` : undefined;
 }
 
 export const apnsProvider: Provider = {

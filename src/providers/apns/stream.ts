@@ -1,34 +1,45 @@
-import type { ApnsConfig, Config } from '../../config';
-import { ExportEngine } from '../../exports/engine';
+import type { ApnsApp, ApnsConfig, Config } from '../../config';
+import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
-import { DAY_CURSOR } from '../../sync/state';
 import { type DayWindow, DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
-import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
+import { addDays, daysBetween, todayUtc } from '../../util/time';
 import { groupByDay } from './day-groups';
 import type { ApnsDataset } from './datasets';
-import { apnsClient, ApnsExportRepository, requestRange } from './export';
+import { appExport, requestRange } from './export';
+import { partitionOf, stateLayout, upgradeLegacyState } from './state';
 
-/** Channel exports in flight at once; Apple documents no limit, this keeps a sync polite. */
+/** Exports in flight at once; Apple documents no limit, this keeps a sync polite. */
 const CONCURRENT_EXPORTS = 4;
 /** Apple keeps 30 days; endDate must be at least a day in the past. */
 export const APNS_RETENTION_DAYS = 30;
-/** The export of a 30-day window is small (a few rows per day); this bounds a broken one. */
-const MAX_ROWS = 2_000_000;
 
-/** One export: the whole window of the app, or of one broadcast channel. */
+/** One export: the whole window of one app, or of one of its broadcast channels. */
 interface ApnsUnit extends UnitOfWork {
+  partition: string;
+  partitionLabel: string;
+  app: ApnsApp;
   window: DayWindow;
-  channelId?: string;
-  /** The config field naming the channel, for errors: `apns.channel_ids[1]`. */
-  channelField?: string;
+  channel?: { id: string; index: number };
+}
+
+/** The apps this dataset's stream syncs: those with its token (and, per channel, channels). */
+export function appsOf(def: ApnsDataset, apns: ApnsConfig): ApnsApp[] {
+  return apns.apps.filter((a) => a[def.tokenField] && (!def.perChannel || a.channel_ids?.length));
+}
+
+/** `app com.example.app (apns.apps[1])`, `channel c1 of app com.example.app (apns)`. */
+function labelOf(app: ApnsApp, channelId?: string): string {
+  const name = `app ${app.bundle_id} (${app.path})`;
+  return channelId === undefined ? name : `channel ${channelId} of ${name}`;
 }
 
 /**
- * A stream over one APNs dataset: one export for the whole window (per channel). Apple does not
- * sort its file, so it is read whole and its rows grouped by day; then days are emitted in order,
- * each followed by its checkpoint.
+ * A stream over one APNs dataset: per app (per channel), one export for its whole window. Apple
+ * does not sort its file, so each is read whole and its rows grouped by day; then days are emitted
+ * in order, each followed by its checkpoint. Apps are isolated: one failing app does not stop the
+ * others, and the stream fails at the end naming each app that failed.
  */
 export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, clock: Clock) {
   const windows = new DayWindows(
@@ -39,78 +50,88 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
     },
   );
   const tracker = new JobTracker(CONCURRENT_EXPORTS);
-  const lead = (u: ApnsUnit) => ({
-    team_id: apns.team_id,
-    bundle_id: apns.bundle_id,
-    ...(u.channelId !== undefined ? { channel_id: u.channelId } : {}),
-  });
+  const apps = appsOf(def, apns);
+  // The state of 0.1.0 belongs to its one app: the only app configured now.
+  const legacyBundleId = apns.apps.length === 1 ? apns.apps[0].bundle_id : undefined;
+  let orphanedState = false;
+  let estimated = 0;
 
-  return new ExportStream<ApnsUnit, Map<Day, string[]>>({
+  return new ExportStream<ApnsUnit, { file: SpooledFile; source: string }>({
     name: def.stream,
     primaryKey: def.primaryKey,
     cursorField: 'date',
-    state: {
-      field: 'date',
-      kind: DAY_CURSOR,
-      partitions: def.perChannel ? { group: 'channels', label: 'channel' } : undefined,
-    },
-    // Every channel's export is requested at once (Apple prepares them in parallel, and each can
-    // take minutes), up to the tracker's cap; records are emitted in config order.
+    state: stateLayout(def),
+    // Every export is requested at once (Apple prepares them in parallel, and each can take
+    // minutes), up to the tracker's cap; only a spooled file waits, so memory holds one export.
     ahead: Infinity,
-    isolatePartitions: def.perChannel,
+    isolatePartitions: true,
+
+    upgradeState(raw) {
+      const upgraded = upgradeLegacyState(def, raw, legacyBundleId);
+      orphanedState = !!upgraded.orphaned;
+      return upgraded.state;
+    },
 
     async plan(ctx) {
+      estimated = 0;
+      if (orphanedState) {
+        ctx.logger.warn(
+          `${def.stream}: the saved state was written by version 0.1.0 for one app, and apns.apps lists ${apns.apps.length}; as it cannot tell which app it belongs to, every app reads its whole window.`,
+        );
+      }
       const today = todayUtc(new Date(clock.now()));
-      const partitions: Omit<ApnsUnit, 'window'>[] = def.perChannel
-        ? (apns.channel_ids ?? []).map((channelId, i) => ({
-            partition: channelId,
-            partitionLabel: `channel ${channelId}`,
-            channelId,
-            channelField: `apns.channel_ids[${i}]`,
-          }))
-        : [{}];
       const units: ApnsUnit[] = [];
-      for (const p of partitions) {
-        const label = p.channelId ? `${def.stream} channel ${p.channelId}` : def.stream;
-        const cursor = ctx.cursors.cursor(p.partition);
-        const window = windows.plan(label, cursor, today, ctx.logger, 'in one export');
-        if (!window) continue;
-        units.push({ ...p, window });
+      for (const app of apps) {
+        const channels = def.perChannel
+          ? (app.channel_ids ?? []).map((id, index) => ({ id, index }))
+          : [undefined];
+        for (const channel of channels) {
+          const label = labelOf(app, channel?.id);
+          const partition = partitionOf(app.bundle_id, channel?.id);
+          const cursor = ctx.cursors.cursor(partition);
+          const window = windows.plan(
+            `${def.stream} ${label}`,
+            cursor,
+            today,
+            ctx.logger,
+            'in one export',
+          );
+          if (window) units.push({ partition, partitionLabel: label, app, window, channel });
+        }
       }
       return units;
     },
 
     async fetch(u, ctx) {
-      const http = apnsClient(apns, apns[def.tokenField] as string, ctx.logger, clock);
-      const repo = new ApnsExportRepository(http, {
-        apiUrl: apns.api_url,
-        teamId: apns.team_id,
-        bundleId: apns.bundle_id,
-        dataset: def.dataset,
-        tokenField: def.tokenField,
-        channelId: u.channelId,
-        channelField: u.channelField,
-        ...requestRange(u.window.from, u.window.to),
+      const repo = appExport(apns, u.app, def, {
+        range: requestRange(u.window.from, u.window.to),
+        channel: u.channel,
+        logger: ctx.logger,
+        clock,
       });
-      const engine = ExportEngine.fromConfig(config, { http, logger: ctx.logger, clock });
-      const file = await engine.run(repo, { tracker });
-      try {
-        return await groupByDay(file, def, {
-          lead: lead(u),
-          window: u.window,
-          source: repo.describe,
-          maxRows: MAX_ROWS,
-          ctx,
-        });
-      } finally {
-        await file.dispose();
-      }
+      const engine = ExportEngine.fromConfig(config, {
+        http: repo.http,
+        logger: ctx.logger,
+        clock,
+      });
+      return { file: await engine.run(repo, { tracker }), source: repo.describe };
     },
 
-    async *read(u, byDay, ctx) {
-      let total = 0;
-      for (const rows of byDay.values()) total += rows.length;
-      ctx.estimate(total);
+    dispose: ({ file }) => file.dispose(),
+
+    async *read(u, { file, source }, ctx) {
+      const byDay = await groupByDay(file, def, {
+        lead: {
+          team_id: apns.team_id,
+          bundle_id: u.app.bundle_id,
+          ...(u.channel ? { channel_id: u.channel.id } : {}),
+        },
+        window: u.window,
+        source,
+        ctx,
+      });
+      for (const rows of byDay.values()) estimated += rows.length;
+      ctx.estimate(estimated);
       for (const day of daysBetween(u.window.from, u.window.to)) {
         const records = byDay.get(day);
         if (records) yield { records };
