@@ -6,6 +6,8 @@
  *   B. one message of 5,000,000 rows: peak RSS (must not grow with the row count)
  *   C. 20 messages whose exports take time to generate: sync time vs the sum of generation
  *      times, with parse/generation overlap on and off
+ *   D. two OneSignal accounts: apps labelled with one account (exports in turn) against two
+ *      (each account's exports in parallel)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,11 +44,20 @@ function account(
   };
 }
 
-function connectorFiles(emu: Emulator, acct: OneSignalAccountFixture, name: string): string[] {
-  const app = acct.apps[0];
+function connectorFiles(
+  emu: Emulator,
+  acct: OneSignalAccountFixture | OneSignalAccountFixture[],
+  name: string,
+  labels: string[] = [],
+): string[] {
+  const apps = (Array.isArray(acct) ? acct : [acct]).map((a, i) => ({
+    app_id: a.apps[0].appId,
+    api_key: a.apps[0].apiKey,
+    ...(labels[i] ? { account: labels[i] } : {}),
+  }));
   const config = {
     start_date: new Date((NOW_S - 3 * 86_400) * 1000).toISOString().slice(0, 10),
-    onesignal: { apps: [{ app_id: app.appId, api_key: app.apiKey }], api_url: emu.apiUrl },
+    onesignal: { apps, api_url: emu.apiUrl },
   };
   const catalog = {
     streams: [
@@ -70,11 +81,13 @@ function connectorFiles(emu: Emulator, acct: OneSignalAccountFixture, name: stri
 
 async function runConnector(
   emu: Emulator,
-  acct: OneSignalAccountFixture,
+  acct: OneSignalAccountFixture | OneSignalAccountFixture[],
   name: string,
   env: Record<string, string> = {},
+  labels: string[] = [],
 ): Promise<Measured> {
-  const m = await measure(process.execPath, [CONNECTOR_BIN, ...connectorFiles(emu, acct, name)], {
+  const files = connectorFiles(emu, acct, name, labels);
+  const m = await measure(process.execPath, [CONNECTOR_BIN, ...files], {
     env,
     countRecords: true,
   });
@@ -185,13 +198,46 @@ async function partC(): Promise<void> {
   for (const r of results) console.log(r);
 }
 
+async function partD(): Promise<void> {
+  const perMessage = 100_000;
+  const rate = 100_000;
+  const messages = 8;
+  const perAccount = (messages * perMessage) / rate;
+  const results: string[] = [];
+  for (const labels of [
+    ['one', 'one'],
+    ['one', 'two'],
+  ]) {
+    const accts = [4, 5].map((id) =>
+      account(
+        id,
+        Array.from({ length: messages }, (_, i) => ({ events: perMessage, ageS: 86_400 - i * 60 })),
+      ),
+    );
+    const emu = await Emulator.start({ onesignal: { accounts: accts, recordsPerSecond: rate } });
+    try {
+      const conn = await runConnector(emu, accts, `d${labels[1]}`, {}, labels);
+      results.push(
+        `   ${labels[1] === 'one' ? 'one label ' : 'two labels'}  ${fmt(conn.records)} rows  ${fmt(conn.seconds, 2)} s = ${fmt(conn.seconds / perAccount, 2)}x one account's generation time  ${fmt(fileGets(emu) / (2 * messages), 1)} polls per export  refused exports ${emu.onesignalConcurrentExportViolations}`,
+      );
+    } finally {
+      await emu.close();
+    }
+  }
+  console.log(
+    `\nD. two OneSignal accounts, ${messages} messages of ${fmt(perMessage)} rows each, generated at ${fmt(rate)} rows/s: ${fmt(perAccount, 1)} s of generation per account`,
+  );
+  for (const r of results) console.log(r);
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${require('node:os').cpus().length} CPUs\n`);
   // BENCH_PARTS=AC runs only those parts.
-  const parts = process.env.BENCH_PARTS ?? 'ABC';
+  const parts = process.env.BENCH_PARTS ?? 'ABCD';
   const peak1M = parts.includes('A') ? await partA() : NaN;
   if (parts.includes('B')) await partB(peak1M);
   if (parts.includes('C')) await partC();
+  if (parts.includes('D')) await partD();
 }
 
 main()

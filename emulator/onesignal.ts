@@ -98,6 +98,7 @@ const ONESIGNAL_DEFECTS: readonly MalformedCsvVariant[] = [
   'unterminated_quote',
   'extra_column',
   'missing_column',
+  'short_file',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +309,7 @@ function* csvChunks(
   if (defect === 'extra_column') header.push('ip_address');
   if (defect === 'missing_column') header.splice(1, 1);
   const s = rowSeed(appId, messageId);
+  if (defect === 'short_file') count = Math.floor(count / 10);
   const mid = Math.floor(count / 2);
   let chunk = `${header.join(',')}\n`;
   for (let i = 0; i < count; i++) {

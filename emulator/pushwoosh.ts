@@ -95,6 +95,7 @@ export const PUSHWOOSH_NOT_CUSTOM_PLAN =
 export const PUSHWOOSH_FAULT_KINDS = [
   'pushwoosh_pending',
   'pushwoosh_argument_error',
+  'pushwoosh_repeat_token',
   'malformed_zip',
 ] as const;
 const MALFORMED_ZIP_VARIANTS: MalformedZipVariant[] = [
@@ -1031,7 +1032,10 @@ export class PushwooshModule implements RouteModule {
     }
     const end = offset + Math.min(limit, this.pageCap);
     const page = rows.slice(offset, end).map(this.logShape.row);
-    const next = end < rows.length ? encodeToken(queryKey, end) : null;
+    let next = end < rows.length ? encodeToken(queryKey, end) : null;
+    // A vendor bug a client must survive: the same page token again, for ever.
+    if (typeof pt === 'string' && pt !== '' && this.ctx.faults.take(['pushwoosh_repeat_token']))
+      next = pt;
     return jsonResponse(200, this.logShape.page(page, next, flavor));
   }
 

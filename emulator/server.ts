@@ -71,7 +71,9 @@ export type MalformedCsvVariant =
   | 'unterminated_quote'
   | 'extra_column'
   | 'missing_column'
-  | 'bad_timestamp';
+  | 'bad_timestamp'
+  /** The file holds a tenth of the rows its message's counts promise. */
+  | 'short_file';
 
 export type Fault =
   | { kind: 'rate_limit'; route: string; times?: number; retryAfterSeconds?: number }
@@ -90,6 +92,8 @@ export type Fault =
   | { kind: 'malformed_csv'; variant: MalformedCsvVariant; times?: number }
   // Pushwoosh: the next tracking-log job stays pending `polls` more getResults calls.
   | { kind: 'pushwoosh_pending'; polls: number; times?: number }
+  // Pushwoosh: the next getMessageLog page that was asked with a token hands the same token back.
+  | { kind: 'pushwoosh_repeat_token'; times?: number }
   // Pushwoosh: the next call on `route` answers status_code 210 with `message`.
   | { kind: 'pushwoosh_argument_error'; route: string; message?: string; times?: number }
   | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
@@ -163,6 +167,7 @@ const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
   'extra_column',
   'missing_column',
   'bad_timestamp',
+  'short_file',
 ];
 
 /** The entry of `table` that an emulator option names; its first entry when the option is unset. */

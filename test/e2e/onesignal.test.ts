@@ -281,6 +281,16 @@ describe('onesignal_message_events end to end', () => {
       assert.deepEqual(records(r, STREAM), records(clean, STREAM), 'no record lost or doubled');
       assert.equal(emu.onesignalConcurrentExportViolations, 0);
     });
+    it('an export far smaller than its reported counts is synced with a warning', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'short_file' });
+      const r = await read(recent());
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      const short = logsOf(r, 'WARN').filter((l) =>
+        /far fewer than the \d+ OneSignal reports/.test(l),
+      );
+      assert.equal(short.length, 1, 'one message, one warning');
+      assert.deepEqual(emu.pendingFaults(), []);
+    });
     it('an unparseable timestamp fails with the value quoted', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'bad_timestamp' });
       const r = await read(recent());

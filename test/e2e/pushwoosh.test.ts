@@ -152,6 +152,26 @@ describe('pushwoosh_tracking end to end', () => {
         await emuSmall.close();
       }
     });
+    it('a page token handed back again ends the day with a system_error, not a loop', async () => {
+      const emuSmall = await Emulator.start({ pushwoosh: { eventsPerDay: 25_000 } });
+      try {
+        emuSmall.inject({ kind: 'pushwoosh_repeat_token', times: 1000 });
+        const r = await session.run('read', {
+          config: { ...cfg('message_log', { api_url: emuSmall.apiUrl }), start_date: YESTERDAY },
+          catalog,
+        });
+        assert.equal(r.code, 1);
+        const [e] = errorsOf(r);
+        assert.equal(e.failure_type, 'system_error');
+        assert.match(e.message, /gave a pagination token it had already given/);
+        // Two pages per application were asked for, the repeat noticed on the second: no loop.
+        const calls = emuSmall.requests.filter((x) => x.route === 'pushwoosh.getMessageLog');
+        assert.ok(calls.length <= 4, `${calls.length} calls`);
+        assert.equal(states(r, STREAM).length <= 1, true, 'the day is not checkpointed');
+      } finally {
+        await emuSmall.close();
+      }
+    });
     it('falls back to /json/1.3/getMessageLog when the v2 path answers 404', async () => {
       const old = await Emulator.start({ pushwoosh: { messageLogV2: false } });
       try {

@@ -193,6 +193,7 @@ const MESSAGES = [
   'another export of this account is running',
   'waiting for it to end',
   'the saved export in flight is not readable',
+  'OneSignal reports for it',
   'gave an empty page with a pagination token',
   'pages; stopping instead of paging without end',
   'payload(s) were not valid JSON',

@@ -13,6 +13,9 @@ import { expectedRows, isDone, listApp, sentAt } from './messages';
 
 export const STREAM = 'onesignal_message_events';
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
+/** An export with fewer rows than this share of its reported counts is reported (see warnIfShort). */
+const SHORTFALL_RATIO = 0.5;
+const SHORTFALL_MIN_ROWS = 100;
 /** How long a picked-up export's file may still be missing before it counts as gone. */
 const RESUME_GRACE_MS = 10 * 60_000;
 
@@ -206,7 +209,12 @@ export function messageEventsStream(
         maxBytes: MAX_DECOMPRESSED_BYTES,
         onUnknownColumn: ctx.unknownColumn,
       });
-      for await (const rows of batches) yield { records: rows.map(toJson) };
+      let count = 0;
+      for await (const rows of batches) {
+        count += rows.length;
+        yield { records: rows.map(toJson) };
+      }
+      warnIfShort(count, message, client.label, ctx.logger);
       if (!isDone(message)) {
         ctx.logger.info(
           `${client.label}: message ${message.id} is still being delivered; the next sync exports it again.`,
@@ -235,4 +243,22 @@ function alternate<U>(units: U[], accountOf: (u: U) => string): U[] {
   for (let i = 0; out.length < units.length; i++)
     for (const q of queues) if (i < q.length) out.push(q[i]);
   return out;
+}
+
+/**
+ * An export far smaller than the counts OneSignal reports for its message is worth a word: a
+ * file cut short upstream, or events OneSignal has not written (yet). The rows are still synced.
+ */
+function warnIfShort(
+  rows: number,
+  message: OneSignalMessage,
+  label: string,
+  logger: { warn(m: string): void },
+) {
+  const reported = expectedRows(message);
+  if (reported >= SHORTFALL_MIN_ROWS && rows < reported * SHORTFALL_RATIO) {
+    logger.warn(
+      `${label}: the export of message ${message.id} has ${rows} row(s), far fewer than the ${reported} OneSignal reports for it (successful, failed, errored and remaining); they are synced as they are.`,
+    );
+  }
 }
