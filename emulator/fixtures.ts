@@ -149,11 +149,14 @@ export function connectorConfig(apiUrl: string, now: Date = new Date()): Record<
     lookback_days: 3,
     apns: {
       team_id: team.teamId,
-      bundle_id: team.bundleId,
-      delivery_metrics_token: team.tokens.deliverymetrics,
-      broadcast_app_token: team.tokens.broadcastapplicationmetric,
-      broadcast_channel_token: team.tokens.broadcastchannelmetrics,
-      channel_ids: team.channelIds,
+      // Two of the team's three apps.
+      apps: DEFAULT_APNS_APPS.slice(0, 2).map((app) => ({
+        bundle_id: app.bundleId,
+        delivery_metrics_token: app.tokens.deliverymetrics,
+        broadcast_app_token: app.tokens.broadcastapplicationmetric,
+        broadcast_channel_token: app.tokens.broadcastchannelmetrics,
+        channel_ids: app.channelIds,
+      })),
       api_url: apiUrl,
     },
     onesignal: {
