@@ -3,13 +3,8 @@ import type { Logger } from './airbyte/logger';
 import { secretsOf } from './airbyte/redact';
 import type { Stream } from './airbyte/stream';
 import { type Config, loadSpec, parseConfig } from './config';
-import { apnsProvider } from './providers/apns';
-import { onesignalProvider } from './providers/onesignal';
-import type { Provider, RunEnv } from './providers/provider';
-import { pushwooshProvider } from './providers/pushwoosh';
-
-/** Every vendor the source knows, in the order of its streams and checks. */
-export const PROVIDERS: Provider[] = [apnsProvider, onesignalProvider, pushwooshProvider];
+import { PROVIDERS } from './providers';
+import type { RunEnv } from './providers/provider';
 
 /** The source: which providers exist, how each proves its credentials and what streams it has. */
 export function pushDeliveryMetrics(env: RunEnv): Source<Config> {

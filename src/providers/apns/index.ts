@@ -4,6 +4,7 @@ import type { Stream } from '../../airbyte/stream';
 import type { ApnsConfig, Config } from '../../config';
 import type { Clock } from '../../util/clock';
 import type { Provider } from '../provider';
+import { parseApnsConfig } from './config';
 import { addDays, dayOf } from '../../util/time';
 import { type ApnsDataset, DATASETS } from './datasets';
 import { appExport, requestRange } from './export';
@@ -72,6 +73,7 @@ export async function checkApns(
 
 export const apnsProvider: Provider = {
   key: 'apns',
+  parseConfig: (block, ctx) => parseApnsConfig(block, ctx),
   streams: (config, unavailable, env) => apnsStreams(config, unavailable, env.clock),
   check: (config, logger, env) => checkApns(config.apns!, logger, env.clock),
 };

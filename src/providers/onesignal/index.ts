@@ -4,6 +4,7 @@ import type { Stream } from '../../airbyte/stream';
 import type { Config, OneSignalConfig } from '../../config';
 import type { Clock } from '../../util/clock';
 import type { Provider } from '../provider';
+import { parseOneSignalConfig } from './config';
 import { OneSignalAppClient } from './api';
 import { messageEventsStream, STREAM } from './message-events';
 import { MESSAGES_STREAM, messagesStream } from './messages-stream';
@@ -49,6 +50,7 @@ export async function checkOneSignal(
 
 export const onesignalProvider: Provider = {
   key: 'onesignal',
+  parseConfig: (block, ctx) => parseOneSignalConfig(block, ctx),
   streams: (config, unavailable, env) =>
     onesignalStreams(config, unavailable, env.clock, { runAhead: env.exportRunAhead }),
   check: (config, logger, env) => checkOneSignal(config.onesignal!, logger, env.clock),

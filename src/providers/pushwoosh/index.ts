@@ -4,6 +4,7 @@ import type { Stream } from '../../airbyte/stream';
 import type { Config, PushwooshConfig } from '../../config';
 import type { Clock } from '../../util/clock';
 import type { Provider } from '../provider';
+import { parsePushwooshConfig } from './config';
 import { addDays, dayOf } from '../../util/time';
 import { PushwooshApi } from './api';
 import { STREAM, trackingStream } from './tracking';
@@ -46,6 +47,7 @@ export async function checkPushwoosh(
 
 export const pushwooshProvider: Provider = {
   key: 'pushwoosh',
+  parseConfig: (block, ctx) => parsePushwooshConfig(block, ctx),
   streams: (config, unavailable, env) =>
     pushwooshStreams(config, unavailable, env.clock, { runAhead: env.exportRunAhead }),
   check: (config, logger, env) => checkPushwoosh(config.pushwoosh!, logger, env.clock),
