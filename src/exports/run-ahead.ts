@@ -36,3 +36,22 @@ export async function* runAhead<I, T>(
     }
   }
 }
+
+/**
+ * The units of each account in turn (first of each account, then the second of each, ...), each
+ * account's own units in their order: run ahead over this order, every account's export slot is
+ * kept busy, and one account's exports never wait behind another's.
+ */
+export function interleave<U>(units: U[], accountOf: (u: U) => string): U[] {
+  const byAccount = new Map<string, U[]>();
+  for (const u of units) {
+    const list = byAccount.get(accountOf(u)) ?? [];
+    list.push(u);
+    byAccount.set(accountOf(u), list);
+  }
+  const queues = [...byAccount.values()];
+  const out: U[] = [];
+  for (let i = 0; out.length < units.length; i++)
+    for (const q of queues) if (i < q.length) out.push(q[i]);
+  return out;
+}

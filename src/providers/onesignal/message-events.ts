@@ -1,7 +1,9 @@
 import type { Config, OneSignalConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
+import type { JsonObject } from '../../airbyte/protocol';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
+import { interleave } from '../../exports/run-ahead';
 import { JobTracker } from '../../exports/tracker';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
@@ -9,13 +11,11 @@ import { TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
 import { GenerationRate } from './generation-rate';
-import { expectedRows, isDone, listApp, sentAt } from './messages';
+import { type InFlight, IN_FLIGHT, inFlightNote, inFlightUrl, isInFlight } from './in-flight';
+import { expectedRows, isDone, listApp, sentAt, warnIfShort } from './messages';
 
 export const STREAM = 'onesignal_message_events';
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
-/** An export with fewer rows than this share of its reported counts is reported (see warnIfShort). */
-const SHORTFALL_RATIO = 0.5;
-const SHORTFALL_MIN_ROWS = 100;
 /** How long a picked-up export's file may still be missing before it counts as gone. */
 const RESUME_GRACE_MS = 10 * 60_000;
 
@@ -50,30 +50,6 @@ interface MessageUnit extends UnitOfWork {
   /** Only downloaded (and dropped) to free the slot: its message is not read in this sync. */
   drain?: boolean;
 }
-
-/**
- * The state note of an app's export in flight. OneSignal lets an account run one export, and
- * only a download of its file (or its expiry, 3 days later) frees the slot: a sync stopped
- * mid-export would block the next one. So the file URL is checkpointed as soon as the export is
- * requested, and the next sync downloads that file instead of requesting another.
- */
-const IN_FLIGHT = 'export_in_flight';
-interface InFlight {
-  message_id: string;
-  /** The file URL with the App ID (a secret, redacted from states) written `{app_id}`. */
-  file: string;
-  requested_at: string;
-}
-
-const isInFlight = (v: unknown): v is InFlight => {
-  const n = v as Partial<InFlight> | undefined;
-  return (
-    typeof n?.message_id === 'string' &&
-    typeof n.file === 'string' &&
-    typeof n.requested_at === 'string' &&
-    Number.isFinite(Date.parse(n.requested_at))
-  );
-};
 
 /**
  * Per-message audience activity of every configured app: each push message sent in the window is
@@ -150,7 +126,7 @@ export function messageEventsStream(
           }),
         );
       }
-      return alternate(units, (u) => u.account);
+      return interleave(units, (u) => u.account);
     },
 
     async fetch(unit, ctx) {
@@ -164,13 +140,13 @@ export function messageEventsStream(
       const repo = client.exportRepository(message, {
         onReady: (ms) => rate.learn(rows, ms),
         onRequested: (url) =>
-          ctx.cursors.setNote(partition, IN_FLIGHT, {
-            message_id: message.id,
-            file: url.split(appId).join('{app_id}'),
-            requested_at: new Date(clock.now()).toISOString(),
-          }),
+          ctx.cursors.setNote(
+            partition,
+            IN_FLIGHT,
+            inFlightNote(message.id, url, appId, clock.now()) as unknown as JsonObject,
+          ),
         resume: unit.resume && {
-          url: unit.resume.file.split('{app_id}').join(appId),
+          url: inFlightUrl(unit.resume, appId),
           requestedAt: Date.parse(unit.resume.requested_at),
           graceMs: Math.max(RESUME_GRACE_MS, 3 * rate.expectedMs(rows)),
         },
@@ -224,41 +200,4 @@ export function messageEventsStream(
       if (advanceTo) yield { advance: advanceTo };
     },
   });
-}
-
-/**
- * The units of each account in turn (first of each account, then the second of each, ...), each
- * account's own units in their order: so the run-ahead keeps every account's export slot busy,
- * and one account's exports never wait behind another's.
- */
-function alternate<U>(units: U[], accountOf: (u: U) => string): U[] {
-  const byAccount = new Map<string, U[]>();
-  for (const u of units) {
-    const list = byAccount.get(accountOf(u)) ?? [];
-    list.push(u);
-    byAccount.set(accountOf(u), list);
-  }
-  const queues = [...byAccount.values()];
-  const out: U[] = [];
-  for (let i = 0; out.length < units.length; i++)
-    for (const q of queues) if (i < q.length) out.push(q[i]);
-  return out;
-}
-
-/**
- * An export far smaller than the counts OneSignal reports for its message is worth a word: a
- * file cut short upstream, or events OneSignal has not written (yet). The rows are still synced.
- */
-function warnIfShort(
-  rows: number,
-  message: OneSignalMessage,
-  label: string,
-  logger: { warn(m: string): void },
-) {
-  const reported = expectedRows(message);
-  if (reported >= SHORTFALL_MIN_ROWS && rows < reported * SHORTFALL_RATIO) {
-    logger.warn(
-      `${label}: the export of message ${message.id} has ${rows} row(s), far fewer than the ${reported} OneSignal reports for it (successful, failed, errored and remaining); they are synced as they are.`,
-    );
-  }
 }

@@ -92,3 +92,25 @@ export async function listApp(
   });
   return { client, partition, messages, advanceTo };
 }
+
+/** An export with fewer rows than this share of its reported counts is reported. */
+const SHORTFALL_RATIO = 0.5;
+const SHORTFALL_MIN_ROWS = 100;
+
+/**
+ * An export far smaller than the counts OneSignal reports for its message is worth a word: a
+ * file cut short upstream, or events OneSignal has not written (yet). The rows are still synced.
+ */
+export function warnIfShort(
+  rows: number,
+  message: OneSignalMessage,
+  label: string,
+  logger: { warn(m: string): void },
+) {
+  const reported = expectedRows(message);
+  if (reported >= SHORTFALL_MIN_ROWS && rows < reported * SHORTFALL_RATIO) {
+    logger.warn(
+      `${label}: the export of message ${message.id} has ${rows} row(s), far fewer than the ${reported} OneSignal reports for it (successful, failed, errored and remaining); they are synced as they are.`,
+    );
+  }
+}
