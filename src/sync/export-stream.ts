@@ -55,7 +55,7 @@ export interface ExportStreamDefinition<U extends UnitOfWork, F> {
    * app); it sees the raw state, before validation, and returns anything else unchanged.
    */
   upgradeState?(raw: unknown): unknown;
-  /** After the last unit, e.g. to log a summary of the sync. */
+  /** After the last unit (or a failure), e.g. to log a summary of the sync. */
   finish?(ctx: SyncContext): void;
 }
 
@@ -174,8 +174,9 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
     } finally {
       // Stops the run-ahead: what it fetched and nobody read is disposed.
       await outcomes.return(undefined);
+      // The sync's summary is logged also when a unit failed: it tells what the sync saw.
+      def.finish?.(ctx);
     }
-    def.finish?.(ctx);
     const failures = [...failed.values()];
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {

@@ -768,6 +768,7 @@ describe('ExportStream', () => {
       'S:{"channels":{"a":{"date":"2026-11-01"}}}',
     ]);
     assert.deepEqual(log.read, ['a1']);
+    assert.equal(log.finished, 1, 'the summary is logged after a failure too');
     await settle();
     assert.deepEqual(once(log.disposed), ['a1', 'a2', 'b2']);
   });
