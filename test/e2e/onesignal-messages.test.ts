@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { configuredCatalog, records, stateFileOf, states } from '../../emulator/harness';
-import { onesignalFixture, type OneSignalAccountFixture } from '../../emulator/onesignal';
+import { records, stateFileOf, states } from '../../emulator/harness';
+import type { OneSignalAccountFixture } from '../../emulator/onesignal';
 import { Emulator } from '../../emulator/server';
 import { appKey } from '../../src/providers/onesignal/messages';
 import { ConnectorSession, errorsOf, protocolProblems, schemaProblems } from '../support/e2e';
-import { pushMessagesOf } from '../support/onesignal';
+import { type OneSignalSetup, pushMessagesOf, startOneSignal } from '../support/onesignal';
 
 const STREAM = 'onesignal_messages';
 const EVENTS = 'onesignal_message_events';
@@ -18,29 +18,13 @@ describe('onesignal_messages end to end', () => {
   let catalog: unknown;
   let discovered: { streams: { name: string; json_schema: object }[] };
 
+  let setup: OneSignalSetup;
   before(async () => {
-    emu = await Emulator.start({ onesignal: { recordsPerSecond: 500_000, rateLimitWindowMs: 5 } });
-    account = onesignalFixture(new Date());
-    config = {
-      lookback_days: 0,
-      onesignal: {
-        apps: account.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
-        api_url: emu.apiUrl,
-      },
-    };
-    const d = await session.run('discover', { config });
-    discovered = d.messages.find((m) => m.type === 'CATALOG')!.catalog;
-    catalog = configuredCatalog(d, 'incremental', [STREAM]);
+    setup = await startOneSignal(session, STREAM, 0);
+    ({ emu, account, config, discovered, catalog } = setup);
   });
   beforeEach(() => emu.reset());
-  after(async () => {
-    await emu.close();
-    session.assertNoLeaks(
-      account.apps.map((a) => a.apiKey),
-      account.apps.map((a) => a.appId),
-    );
-    session.cleanup();
-  });
+  after(() => setup.close());
 
   it('is discovered with its key and cursor', () => {
     const s = discovered.streams.find((x) => x.name === STREAM) as unknown as Record<

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  onesignalFixture,
-  type OneSignalAccountFixture,
-  type OneSignalMessageFixture,
-} from '../../emulator/onesignal';
-import {
-  configuredCatalog,
-  records,
-  stateFileOf,
-  states,
-  statuses,
-  traces,
-} from '../../emulator/harness';
+import type { OneSignalAccountFixture, OneSignalMessageFixture } from '../../emulator/onesignal';
+import { records, stateFileOf, states, statuses, traces } from '../../emulator/harness';
 import { Emulator } from '../../emulator/server';
 import { appKey } from '../../src/providers/onesignal/messages';
 import {
@@ -22,7 +11,13 @@ import {
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
-import { eventsExpected, pagingAccount, pushMessagesOf } from '../support/onesignal';
+import {
+  eventsExpected,
+  type OneSignalSetup,
+  pagingAccount,
+  pushMessagesOf,
+  startOneSignal,
+} from '../support/onesignal';
 
 const STREAM = 'onesignal_message_events';
 const DAY_S = 86_400;
@@ -75,32 +70,13 @@ describe('onesignal_message_events end to end', () => {
     },
   ];
 
+  let setup: OneSignalSetup;
   before(async () => {
-    // The connector spaces list calls 11 ms apart at time scale 0.01; the emulator's window is
-    // smaller than that to absorb loopback jitter, and still catches calls sent back to back.
-    emu = await Emulator.start({ onesignal: { recordsPerSecond: 500_000, rateLimitWindowMs: 5 } });
-    account = onesignalFixture(new Date());
-    config = {
-      lookback_days: 3,
-      onesignal: {
-        apps: account.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
-        api_url: emu.apiUrl,
-      },
-    };
-    const d = await session.run('discover', { config });
-    discovered = d.messages.find((m) => m.type === 'CATALOG')!.catalog;
-    catalog = configuredCatalog(d, 'incremental', [STREAM]);
+    setup = await startOneSignal(session, STREAM, 3);
+    ({ emu, account, config, discovered, catalog } = setup);
   });
   beforeEach(() => emu.reset());
-  after(async () => {
-    await emu.close();
-    // The App ID is a record field (the contract's primary key), and is kept out of everything else.
-    session.assertNoLeaks(
-      account.apps.map((a) => a.apiKey),
-      account.apps.map((a) => a.appId),
-    );
-    session.cleanup();
-  });
+  after(() => setup.close());
 
   it('discover and check', async () => {
     const s = discovered.streams.find((x) => x.name === STREAM) as unknown as Record<

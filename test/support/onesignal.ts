@@ -1,9 +1,13 @@
+import { configuredCatalog } from '../../emulator/harness';
 import {
   onesignalEventRows,
+  onesignalFixture,
   type OneSignalAccountFixture,
   type OneSignalAppFixture,
   type OneSignalMessageFixture,
 } from '../../emulator/onesignal';
+import { Emulator } from '../../emulator/server';
+import type { ConnectorSession } from './e2e';
 
 const DAY_S = 86_400;
 
@@ -40,5 +44,55 @@ export function pagingAccount(accountId: string, appId: string): OneSignalAccoun
   return {
     accountId,
     apps: [{ appId, apiKey: `os-key-${accountId}-${'p'.repeat(40)}`, messages }],
+  };
+}
+
+/** An emulator with the default OneSignal apps, their config, and a catalog of one stream. */
+export interface OneSignalSetup {
+  emu: Emulator;
+  account: OneSignalAccountFixture;
+  config: Record<string, unknown>;
+  discovered: { streams: { name: string; json_schema: object }[] };
+  catalog: unknown;
+  /** Closes the emulator and checks that no secret (nor the App ID outside records) leaked. */
+  close(): Promise<void>;
+}
+
+export async function startOneSignal(
+  session: ConnectorSession,
+  stream: string,
+  lookbackDays: number,
+): Promise<OneSignalSetup> {
+  // The connector spaces list calls 11 ms apart at time scale 0.01; the emulator's window is
+  // smaller than that to absorb loopback jitter, and still catches calls sent back to back.
+  // One fixture for the emulator and the test: made twice, their send times could straddle a
+  // second and differ.
+  const account = onesignalFixture(new Date());
+  const emu = await Emulator.start({
+    onesignal: { accounts: [account], recordsPerSecond: 500_000, rateLimitWindowMs: 5 },
+  });
+  const config = {
+    lookback_days: lookbackDays,
+    onesignal: {
+      apps: account.apps.map((a) => ({ app_id: a.appId, api_key: a.apiKey })),
+      api_url: emu.apiUrl,
+    },
+  };
+  const d = await session.run('discover', { config });
+  return {
+    emu,
+    account,
+    config,
+    discovered: d.messages.find((m) => m.type === 'CATALOG')!.catalog,
+    catalog: configuredCatalog(d, 'incremental', [stream]),
+    async close() {
+      await emu.close();
+      // The App ID is a record field (the contract's primary key), kept out of everything else.
+      session.assertNoLeaks(
+        account.apps.map((a) => a.apiKey),
+        account.apps.map((a) => a.appId),
+      );
+      session.cleanup();
+    },
   };
 }
