@@ -62,6 +62,11 @@ export interface OneSignalOptions {
   nextTimeOffset?: 'token' | 'number';
   /** The export answer's key for the file URL: csv_file_url (default) or csvFileUrl. */
   exportUrlField?: 'csv_file_url' | 'csvFileUrl';
+  /**
+   * How a second export of an account is refused (undocumented beyond the wording): 400 with
+   * the documented text (default), 409 with it, or 429 with "an export is already in progress".
+   */
+  busyVariant?: 'documented' | 'conflict' | 'inProgress';
 }
 
 export const ONESIGNAL_CSV_HEADER = [
@@ -542,6 +547,7 @@ export class OneSignalModule implements RouteModule {
   private readonly missing: () => EmuResponse;
   private readonly numericOffsets: boolean;
   private readonly exportUrlField: string;
+  private readonly busy: () => EmuResponse;
   /** Generated export files, one per (app, message). */
   private files = new Map<string, GeneratedFile>();
   /** Issued download file names. */
@@ -573,6 +579,15 @@ export class OneSignalModule implements RouteModule {
       'onesignal.nextTimeOffset',
       { token: false, number: true },
       options.nextTimeOffset,
+    );
+    this.busy = pickVariant(
+      'onesignal.busyVariant',
+      {
+        documented: () => errors(400, ONESIGNAL_ERRORS.concurrentExport),
+        conflict: () => errors(409, ONESIGNAL_ERRORS.concurrentExport),
+        inProgress: () => errors(429, 'An export is already in progress for this account.'),
+      },
+      options.busyVariant,
     );
     this.exportUrlField = pickVariant(
       'onesignal.exportUrlField',
@@ -771,7 +786,7 @@ export class OneSignalModule implements RouteModule {
     if (running && this.ctx.now().getTime() >= running.expiresAt) account.running = undefined;
     if (account.running) {
       this.concurrentExportViolations += 1;
-      return errors(400, ONESIGNAL_ERRORS.concurrentExport);
+      return this.busy();
     }
     const now = this.ctx.now();
     const job: ExportJob = {

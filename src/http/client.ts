@@ -76,6 +76,11 @@ export interface HttpRequest {
    * or start a second export; answers (429, 5xx) and errors before any byte was sent are.
    */
   unsafeToRepeat?: boolean;
+  /**
+   * Whether an answer that would be retried (429, 5xx) is the caller's to read instead, from its
+   * status and body text (non-stream requests): e.g. a 429 that says "an export is running".
+   */
+  isFinal?: (status: number, body: string) => boolean;
 }
 
 export interface HttpResponse<T> {
@@ -197,7 +202,10 @@ export class HttpClient {
         );
       }
       const retryable =
-        networkError !== undefined || (res !== undefined && RETRYABLE_STATUS(res.status));
+        networkError !== undefined ||
+        (res !== undefined &&
+          RETRYABLE_STATUS(res.status) &&
+          !req.isFinal?.(res.status, typeof res.data === 'string' ? res.data : ''));
       if (!retryable && answer) return this.finish<T>(req, answer, responseType);
       const reason = networkError ? describeNetworkError(networkError) : `HTTP ${res!.status}`;
       if (res) discard(res);

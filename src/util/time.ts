@@ -22,14 +22,6 @@ export function isValidDay(s: string): boolean {
   return Number.isFinite(t) && dayOf(new Date(t)) === s;
 }
 
-export function maxDay(...days: Day[]): Day {
-  return days.reduce((a, b) => (a > b ? a : b));
-}
-
-export function minDay(...days: Day[]): Day {
-  return days.reduce((a, b) => (a < b ? a : b));
-}
-
 /** Every day from `from` to `to`, both included; empty when `from > to`. */
 export function daysBetween(from: Day, to: Day): Day[] {
   const out: Day[] = [];

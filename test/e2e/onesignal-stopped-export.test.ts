@@ -155,9 +155,8 @@ describe('OneSignal: a sync stopped in the middle of an export', () => {
     assert.ok(emu.onesignalConcurrentExportViolations >= 2);
   });
 
-  it('waits for the slot while another export runs, and goes on once it is downloaded', async () => {
-    emu.reset();
-    // Another client's export holds the account's slot until its file is downloaded.
+  /** Another client's export holds the account's slot until the test downloads its file. */
+  async function waitsForTheSlot(): Promise<void> {
     const app = account.apps[0];
     const res = await fetch(
       `${emu.apiUrl}/notifications/${MSG(1)}/export_events?app_id=${APP_ID}`,
@@ -180,5 +179,31 @@ describe('OneSignal: a sync stopped in the middle of an export', () => {
     assert.ok(
       logsOf(r, 'WARN').some((l) => /another export of this account is running; waiting/.test(l)),
     );
+  }
+
+  it('waits for the slot while another export runs, and goes on once it is downloaded', async () => {
+    emu.reset();
+    await waitsForTheSlot();
   });
+
+  // The refusal's status and wording are undocumented beyond the text: each plausible shape.
+  for (const busyVariant of ['conflict', 'inProgress'] as const) {
+    it(`waits for the slot when the refusal is the ${busyVariant} variant`, async () => {
+      const documented = emu;
+      emu = await Emulator.start({
+        onesignal: {
+          accounts: [account],
+          recordsPerSecond: 2000,
+          rateLimitWindowMs: 5,
+          busyVariant,
+        },
+      });
+      try {
+        await waitsForTheSlot();
+      } finally {
+        await emu.close();
+        emu = documented;
+      }
+    });
+  }
 });

@@ -34,8 +34,12 @@ export interface OneSignalApp {
 }
 
 const PAGE = 50;
-/** OneSignal's answer when the account's one export slot is taken (documented wording). */
-const ONE_EXPORT = /one concurrent export|concurrent export/i;
+/**
+ * OneSignal's answer when the account's one export slot is taken: the documented wording ("Only
+ * one concurrent export is allowed per account"), and the plausible others, in any 4xx status.
+ */
+const ONE_EXPORT =
+  /concurrent export|export (is )?(already )?(in progress|running)|another export/i;
 /** OneSignal's documented limit on view endpoints is 1 request a second per app; 10% margin for jitter. */
 const VIEW_INTERVAL_MS = 1100;
 
@@ -172,8 +176,10 @@ export class OneSignalAppClient {
       params: { app_id: this.app.appId },
       // A repeat of a request that reached OneSignal would meet its own export in the slot.
       unsafeToRepeat: true,
+      // A refusal for the taken slot is waited out by the engine, whatever status carries it.
+      isFinal: (_status, body) => ONE_EXPORT.test(body),
     });
-    if (res.status === 400 && ONE_EXPORT.test(errorsOf(res.data))) {
+    if (res.status >= 400 && ONE_EXPORT.test(errorsOf(res.data))) {
       throw new ExportSlotBusy('OneSignal says another export of this account is running');
     }
     if (res.status !== 200) throw this.rejected(res.status, res.data);
