@@ -27,7 +27,7 @@ export function isLoopbackHost(hostname: string): boolean {
 
 const LOOPBACK = 'a loopback address';
 
-/** Addresses no redirect may lead to (cloud metadata, the pod's own network), by kind. */
+/** Addresses no vendor URL may lead to (cloud metadata, the pod's own network), by kind. */
 const SPECIAL_RANGES: [kind: string, ranges: [network: string, prefix: number][]][] = [
   [
     LOOPBACK,

@@ -15,7 +15,7 @@ import {
 import { configuredCatalog, records } from '../../emulator/harness';
 import { Emulator, type HandedOutOrigins } from '../../emulator/server';
 import { addDays, todayUtc } from '../../src/util/time';
-import { apnsState } from '../support/apns';
+import { apnsState, deliveryExpected } from '../support/apns';
 import { ConnectorSession, errorsOf } from '../support/e2e';
 import { GUARD_MARK, GUARDED_ENV } from '../support/net-guard';
 import { pushwooshState, trackingExpected } from '../support/pushwoosh';
@@ -247,13 +247,21 @@ describe('URLs handed out by vendors, on their first request', () => {
     assert.equal(status?.connectionStatus.status, 'SUCCEEDED', JSON.stringify(status));
   });
 
-  it("Pushwoosh: an http:// file link is fetched over https (the link's host speaks only https)", async () => {
-    const link = secure.filesUrl.replace(/^https:/, 'http:');
-    const r = await read(trusting, 'pushwoosh', secure.apiUrl, { files: link }, secure);
-    assert.doesNotMatch(r.stderr, new RegExp(GUARD_MARK));
-    assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
-    assert.deepEqual(records(r, 'pushwoosh_tracking'), trackingExpected([YESTERDAY]));
-    const downloads = secure.requests.filter((q) => q.route === 'pushwoosh.download');
-    assert.ok(downloads.length >= 1 && downloads.every((q) => q.status === 200));
-  });
+  // Plain http is not allowed with an https api_url, so a vendor's http:// file link is fetched
+  // over https; the files listener speaks only https, so a plain http request would fail.
+  const upgrades: [Provider, string, () => Record<string, unknown>[]][] = [
+    ['pushwoosh', 'pushwoosh_tracking', () => trackingExpected([YESTERDAY])],
+    ['apns', 'apns_delivery_metrics', () => deliveryExpected([YESTERDAY])],
+  ];
+  for (const [provider, stream, expected] of upgrades) {
+    it(`${provider}: an http:// file link is fetched over https`, async () => {
+      const link = secure.filesUrl.replace(/^https:/, 'http:');
+      const r = await read(trusting, provider, secure.apiUrl, { files: link }, secure);
+      assert.doesNotMatch(r.stderr, new RegExp(GUARD_MARK));
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.deepEqual(records(r, stream), expected());
+      const downloads = secure.requests.filter((q) => q.origin === 'files');
+      assert.ok(downloads.length >= 1 && downloads.every((q) => q.status === 200));
+    });
+  }
 });
