@@ -152,49 +152,43 @@ describe('URLs handed out by vendors, on their first request', () => {
     );
   }
 
+  /** The URL of each kind that each provider hands out, and how its errors begin. */
+  const KINDS = {
+    'APNs status URL': { provider: 'apns', origin: 'status', what: /APNs .* status/, file: false },
+    'APNs dataUrl': { provider: 'apns', origin: 'files', what: /APNs .* download/, file: true },
+    'OneSignal csv_file_url': {
+      provider: 'onesignal',
+      origin: 'files',
+      what: /OneSignal .* file/,
+      file: true,
+    },
+    'Pushwoosh file link': {
+      provider: 'pushwoosh',
+      origin: 'files',
+      what: /Pushwoosh .* download/,
+      file: true,
+    },
+  } as const;
+  type Kind = keyof typeof KINDS;
+
   // Internal addresses by IP literal: refused for a loopback api_url too (the emulator's own).
-  const cases: [Provider, keyof HandedOutOrigins, RegExp, string, string][] = [
-    ['apns', 'status', /APNs .* status/, 'https://10.0.0.1', '10.0.0.1 is a private address'],
+  const cases: [Kind, string, string][] = [
+    ['APNs status URL', 'https://10.0.0.1', '10.0.0.1 is a private address'],
+    ['APNs dataUrl', 'https://169.254.169.254', '169.254.169.254 is a link-local address'],
     [
-      'apns',
-      'files',
-      /APNs .* download/,
-      'https://169.254.169.254',
-      '169.254.169.254 is a link-local address',
-    ],
-    [
-      'onesignal',
-      'files',
-      /OneSignal .* file/,
+      'OneSignal csv_file_url',
       'https://169.254.169.254:8443',
       '169.254.169.254 is a link-local address',
     ],
-    [
-      'onesignal',
-      'files',
-      /OneSignal .* file/,
-      'https://[fd00::1]',
-      'fd00::1 is a private address',
-    ],
-    [
-      'pushwoosh',
-      'files',
-      /Pushwoosh .* download/,
-      'https://10.1.2.3',
-      '10.1.2.3 is a private address',
-    ],
-    [
-      'pushwoosh',
-      'files',
-      /Pushwoosh .* download/,
-      'https://100.64.0.9',
-      '100.64.0.9 is a shared \\(CGNAT\\) address',
-    ],
+    ['OneSignal csv_file_url', 'https://[fd00::1]', 'fd00::1 is a private address'],
+    ['Pushwoosh file link', 'https://10.1.2.3', '10.1.2.3 is a private address'],
+    ['Pushwoosh file link', 'https://100.64.0.9', '100.64.0.9 is a shared \\(CGNAT\\) address'],
   ];
-  for (const [provider, kind, what, origin, problem] of cases) {
-    it(`${provider}: a ${kind} URL on ${origin} is refused before any connection`, async () => {
-      const r = await read(guarded, provider, plain.apiUrl, { [kind]: origin }, plain);
-      assertRefused(r, what, kind === 'files' ? 'file URL' : 'URL', origin, problem);
+  for (const [kind, origin, problem] of cases) {
+    it(`${kind} on ${origin}: refused before any connection`, async () => {
+      const k = KINDS[kind];
+      const r = await read(guarded, k.provider, plain.apiUrl, { [k.origin]: origin }, plain);
+      assertRefused(r, k.what, k.file ? 'file URL' : 'URL', origin, problem);
     });
   }
 
@@ -202,34 +196,33 @@ describe('URLs handed out by vendors, on their first request', () => {
   // by the net guard): by IP literal, and by a name that DNS resolves to loopback.
   const API = () => secure.apiUrl.replace('127.0.0.1', 'emulator.test');
   const FILES = () => secure.filesUrl.replace('127.0.0.1', 'emulator.test');
-  const loopbackCases: [Provider, () => HandedOutOrigins, RegExp, () => string, string][] = [
-    ['apns', () => ({}), /APNs .* status/, () => secure.apiUrl, '127.0.0.1 is a loopback address'],
+  const LOCALHOST = () => secure.filesUrl.replace('127.0.0.1', 'localhost');
+  const loopbackCases: [Kind, () => HandedOutOrigins, () => string, string][] = [
+    ['APNs status URL', () => ({}), () => secure.apiUrl, '127.0.0.1 is a loopback address'],
     [
-      'apns',
+      'APNs dataUrl',
       () => ({ status: API() }),
-      /APNs .* download/,
       () => secure.filesUrl,
       '127.0.0.1 is a loopback address',
     ],
     [
-      'onesignal',
-      () => ({ files: secure.filesUrl.replace('127.0.0.1', 'localhost') }),
-      /OneSignal .* file/,
-      () => secure.filesUrl.replace('127.0.0.1', 'localhost'),
+      'OneSignal csv_file_url',
+      () => ({ files: LOCALHOST() }),
+      LOCALHOST,
       'localhost resolves to (127\\.0\\.0\\.1|::1), a loopback address',
     ],
     [
-      'pushwoosh',
+      'Pushwoosh file link',
       () => ({ files: FILES() }),
-      /Pushwoosh .* download/,
       FILES,
       'emulator\\.test resolves to 127\\.0\\.0\\.1, a loopback address',
     ],
   ];
-  for (const [provider, handOut, what, url, problem] of loopbackCases) {
-    it(`${provider}: a loopback URL (${what.source}) is refused when api_url is not loopback`, async () => {
-      const r = await read(trusting, provider, API(), handOut(), secure);
-      assertRefused(r, what, /status/.test(what.source) ? 'URL' : 'file URL', url(), problem);
+  for (const [kind, handOut, url, problem] of loopbackCases) {
+    it(`${kind} on loopback (${problem.replace(/\\/g, '')}): refused when api_url is not loopback`, async () => {
+      const k = KINDS[kind];
+      const r = await read(trusting, k.provider, API(), handOut(), secure);
+      assertRefused(r, k.what, k.file ? 'file URL' : 'URL', url(), problem);
       assert.equal(secure.requests.filter((q) => q.origin === 'files').length, 0);
     });
   }
