@@ -68,7 +68,10 @@ export interface HttpRequest {
    * the file host answered, and must not reach an error message.
    */
   responseType?: 'json' | 'text' | 'stream';
-  /** false for download URLs: no credential is sent even when the origin matches. */
+  /**
+   * false for download URLs: no credential is sent even when the origin matches, and an http
+   * link is upgraded to https (where plain http is not allowed).
+   */
   credentials?: boolean;
   /** Idle timeout. */
   timeoutMs?: number;
