@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -48,6 +49,19 @@ export interface EmulatorOptions {
   port?: number;
   /** Port of the files (download) listener; default 0 (random). */
   filesPort?: number;
+  /** Both listeners speak https with this certificate (PEM) instead of plain http. */
+  tls?: { cert: string; key: string };
+}
+
+/**
+ * Origins written into the URLs the emulator hands out, instead of its own listeners': `status`
+ * for APNs status URLs, `files` for every file link (APNs dataUrl, OneSignal csv_file_url,
+ * Pushwoosh tracking-log link). E.g. `https://10.0.0.1` (an internal address), or the files
+ * listener's origin spelled `http://` while it speaks https.
+ */
+export interface HandedOutOrigins {
+  status?: string;
+  files?: string;
 }
 
 export type Origin = 'api' | 'files';
@@ -147,7 +161,9 @@ export interface RouteModule {
 export interface EmulatorContext {
   now(): Date;
   readonly faults: FaultRegistry;
+  /** The origin of the status URLs handed out: the API listener's, unless `handOut` changed it. */
   readonly apiUrl: string;
+  /** The origin of the file links handed out: the files listener's, unless `handOut` changed it. */
   readonly filesUrl: string;
 }
 
@@ -348,25 +364,27 @@ export class Emulator {
   private readonly faults = new FaultRegistry();
   private readonly clock: () => Date;
   private readonly modules: RouteModule[];
-  private readonly apiServer: http.Server;
-  private readonly filesServer: http.Server;
+  private readonly apiServer: http.Server | https.Server;
+  private readonly filesServer: http.Server | https.Server;
   private readonly sockets = new Set<Socket>();
   private readonly urls = { api: '', files: '' };
+  private handedOut: HandedOutOrigins = {};
   private readonly onesignal: OneSignalModule;
   private closing: Promise<void> | undefined;
 
   private constructor(options: EmulatorOptions) {
     this.clock = options.now ?? (() => new Date());
     const urls = this.urls;
+    const handedOut = () => this.handedOut;
     // Getters, because the ports are only known after listen().
     const ctx: EmulatorContext = {
       now: () => this.clock(),
       faults: this.faults,
       get apiUrl() {
-        return urls.api;
+        return handedOut().status ?? urls.api;
       },
       get filesUrl() {
-        return urls.files;
+        return handedOut().files ?? urls.files;
       },
     };
     const polls = options.apns?.processingPolls ?? DEFAULT_PROCESSING_POLLS;
@@ -394,15 +412,16 @@ export class Emulator {
         options.pushwoosh,
       ),
     ];
-    this.apiServer = this.createServer('api');
-    this.filesServer = this.createServer('files');
+    this.apiServer = this.createServer('api', options.tls);
+    this.filesServer = this.createServer('files', options.tls);
   }
 
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
     const emu = new Emulator(options);
     try {
-      emu.urls.api = await listen(emu.apiServer, options.port ?? 0);
-      emu.urls.files = await listen(emu.filesServer, options.filesPort ?? 0);
+      const scheme = options.tls ? 'https' : 'http';
+      emu.urls.api = await listen(emu.apiServer, options.port ?? 0, scheme);
+      emu.urls.files = await listen(emu.filesServer, options.filesPort ?? 0, scheme);
     } catch (err) {
       await emu.close();
       throw err;
@@ -428,6 +447,14 @@ export class Emulator {
     return this.onesignal.tempDir;
   }
 
+  /** Hands out status and file URLs on other origins (see HandedOutOrigins); reset() undoes it. */
+  handOut(origins: HandedOutOrigins): void {
+    for (const origin of [origins.status, origins.files]) {
+      if (origin !== undefined && !URL.canParse(origin)) throw new Error(`not a URL: ${origin}`);
+    }
+    this.handedOut = { ...origins };
+  }
+
   /** `times` defaults to 1; faults are consumed per matching request. */
   inject(fault: Fault): void {
     this.faults.add(fault);
@@ -446,12 +473,13 @@ export class Emulator {
   reset(): void {
     this.requests.length = 0;
     this.faults.clear();
+    this.handedOut = {};
     for (const m of this.modules) m.reset();
   }
 
   close(): Promise<void> {
     if (!this.closing) {
-      const stop = (s: http.Server) =>
+      const stop = (s: http.Server | https.Server) =>
         new Promise<void>((resolve) => {
           if (!s.listening) return resolve();
           s.close(() => resolve());
@@ -467,8 +495,8 @@ export class Emulator {
     return this.closing;
   }
 
-  private createServer(origin: Origin): http.Server {
-    const server = http.createServer((req, res) => {
+  private createServer(origin: Origin, tls: EmulatorOptions['tls']): http.Server | https.Server {
+    const listener: http.RequestListener = (req, res) => {
       this.handle(origin, req, res).catch(() => {
         if (!res.headersSent && !res.socket?.destroyed) {
           res.writeHead(500, { 'content-type': 'application/json' });
@@ -477,7 +505,8 @@ export class Emulator {
           res.destroy();
         }
       });
-    });
+    };
+    const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
     server.on('connection', (socket: Socket) => {
       if (this.closing) {
         socket.destroy();
@@ -760,13 +789,17 @@ function nonNegativeInt(name: string, value: number | undefined, fallback: numbe
   return v;
 }
 
-function listen(server: http.Server, port: number): Promise<string> {
+function listen(
+  server: http.Server | https.Server,
+  port: number,
+  scheme: 'http' | 'https',
+): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
-      resolve(`http://127.0.0.1:${addr.port}`);
+      resolve(`${scheme}://127.0.0.1:${addr.port}`);
     });
   });
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { ConnectorError, configError, systemError, transientError } from '../airbyte/errors';
 import type { Logger } from '../airbyte/logger';
 import type { Clock } from '../util/clock';
@@ -40,6 +40,12 @@ export const DEFAULT_DEADLINE_MS = 5 * 60_000;
 /** Redirect hops followed for one request. */
 export const MAX_REDIRECTS = 5;
 
+/**
+ * The largest JSON or text answer read (files are streamed, not held): far above any API
+ * answer, and what keeps a runaway one from growing the process by gigabytes.
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
 /** Headers that authenticate one API, sent only to requests for that API's origin. */
 export interface Credential {
   origin: string;
@@ -62,7 +68,10 @@ export interface HttpRequest {
    * the file host answered, and must not reach an error message.
    */
   responseType?: 'json' | 'text' | 'stream';
-  /** false for download URLs: no credential is sent even when the origin matches. */
+  /**
+   * false for download URLs: no credential is sent even when the origin matches, and an http
+   * link is upgraded to https (where plain http is not allowed).
+   */
   credentials?: boolean;
   /** Idle timeout. */
   timeoutMs?: number;
@@ -111,6 +120,8 @@ export interface HttpClientOptions {
   signal?: AbortSignal;
   /** PEM certificates trusted besides Node's own (a test server's self-signed one). */
   ca?: string;
+  /** The largest JSON or text answer read, in bytes; default MAX_ANSWER_BYTES. */
+  maxAnswerBytes?: number;
 }
 
 /** Binds a client to a provider's configured API URL; `field` names it in errors. */
@@ -144,9 +155,10 @@ export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly retry: RetryPolicy;
   private readonly policy: UrlPolicy;
+  /** For the configured API origin. */
   private readonly agents: Agents;
-  /** For redirect hops: their lookup refuses hosts that resolve to internal addresses. */
-  private readonly redirectAgents: Agents;
+  /** For every vendor URL and redirect hop: their lookup refuses internal addresses. */
+  private readonly checkedAgents: Agents;
 
   constructor(
     /** Public so that vendor code holding only a client can log (e.g. unknown answers). */
@@ -157,7 +169,7 @@ export class HttpClient {
     this.policy = options.urlPolicy ?? STRICT_URL_POLICY;
     const ca = options.ca === undefined ? undefined : [...rootCertificates, options.ca];
     this.agents = agents({ ca });
-    this.redirectAgents = agents({ ca, lookup: this.policy.lookup });
+    this.checkedAgents = agents({ ca, lookup: this.policy.lookup });
     this.axios = axios.create({
       timeout: options.timeoutMs ?? 120_000,
       // We read every status ourselves, proxies from the environment are not followed, and
@@ -180,7 +192,7 @@ export class HttpClient {
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     // A process shutdown (SIGTERM, SIGINT) aborts every request and retry wait at once.
     const signal = anySignal(this.options.signal ?? shutdown.signal, req.signal);
-    this.checkUrl(req);
+    req = { ...req, url: this.checkUrl(req) };
     const responseType = req.responseType ?? 'json';
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
@@ -235,14 +247,23 @@ export class HttpClient {
     return this.options.clock.sleep(ms, signal);
   }
 
-  private checkUrl(req: HttpRequest): void {
-    let problem: string | undefined;
+  /**
+   * The URL to request: refused when the policy refuses it (a vendor's URL also by an IP literal
+   * of an internal address); a vendor's http file link (`credentials: false`) upgraded to https.
+   */
+  private checkUrl(req: HttpRequest): string {
+    let url: URL;
     try {
-      problem = this.policy.requestProblem(new URL(req.url));
+      url = new URL(req.url);
     } catch {
-      problem = 'it is not a valid URL';
+      throw refused(req, 'the URL', req.url, 'it is not a valid URL');
     }
-    if (problem) throw refused(req, 'the URL', req.url, problem);
+    if (req.credentials === false) url = this.policy.upgraded(url);
+    const problem = this.policy.isApiOrigin(url)
+      ? this.policy.requestProblem(url)
+      : this.policy.vendorProblem(url);
+    if (problem) throw refused(req, urlKind(req), url.href, problem);
+    return url.href;
   }
 
   /** One try, redirects included, within its deadline. */
@@ -303,18 +324,40 @@ export class HttpClient {
         timeout: req.timeoutMs,
         signal,
         responseType: req.responseType === 'stream' ? 'stream' : 'text',
+        // A JSON or text answer is held in memory: reading stops at the cap. Files stream.
+        maxContentLength: req.responseType === 'stream' ? -1 : this.maxAnswerBytes,
         transformResponse: (d: unknown) => d,
-        ...(hop.first ? this.agents : this.redirectAgents),
+        // Only the first hop to the configured API origin is not the vendor's URL.
+        ...(hop.first && this.policy.isApiOrigin(new URL(hop.url))
+          ? this.agents
+          : this.checkedAgents),
       });
     } catch (err) {
-      throw this.permanentError(req, hop.url, err) ?? err;
+      throw this.permanentError(req, hop, err) ?? err;
     }
   }
 
+  private get maxAnswerBytes(): number {
+    return this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+  }
+
   /** A network error no retry can fix, as the error to throw; undefined for the others. */
-  private permanentError(req: HttpRequest, url: string, err: unknown): ConnectorError | undefined {
+  private permanentError(
+    req: HttpRequest,
+    hop: { url: string; first: boolean },
+    err: unknown,
+  ): ConnectorError | undefined {
+    const url = hop.url;
     const refusal = policyErrorOf(err);
-    if (refusal) return refused(req, 'the redirect to', url, refusal.message);
+    if (refusal) {
+      return refused(req, hop.first ? urlKind(req) : 'the redirect to', url, refusal.message);
+    }
+    if (isOversize(err)) {
+      return systemError(
+        `${req.what}: the answer is larger than ${formatBytes(this.maxAnswerBytes)}, the most this connector reads of a JSON or text answer; it was not read further and is not retried.`,
+        `${req.method} ${safeUrl(url)}`,
+      );
+    }
     const u = new URL(url);
     const problem = permanentProblem(err, u.host);
     if (!problem) return undefined;
@@ -383,6 +426,9 @@ function cancelled(req: HttpRequest): ConnectorError {
   return transientError(`${req.what} was cancelled.`, `${req.method} ${safeUrl(req.url)}`);
 }
 
+/** How an error names a request's own URL: a download's is a file URL. */
+const urlKind = (req: HttpRequest) => (req.credentials === false ? 'the file URL' : 'the URL');
+
 function refused(req: HttpRequest, target: string, url: string, problem: string): ConnectorError {
   return systemError(
     `${req.what}: ${target} ${safeUrl(url)} is refused: ${problem}.`,
@@ -413,6 +459,21 @@ function redirectHeaders(
   return Object.fromEntries(
     Object.entries(headers).filter(([k]) => !own.has(k.toLowerCase()) && !SECRET_HEADER.test(k)),
   );
+}
+
+/** axios's refusal of an answer past `maxContentLength` (it stops reading there). */
+function isOversize(err: unknown): boolean {
+  return (
+    err instanceof AxiosError &&
+    err.code === AxiosError.ERR_BAD_RESPONSE &&
+    err.message.startsWith('maxContentLength size of ')
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
 }
 
 /** Drops an answer's body that will not be read. */

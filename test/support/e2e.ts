@@ -13,6 +13,9 @@ export class ConnectorSession {
   readonly outputs: RunResult[] = [];
   private n = 0;
 
+  /** `env`: more environment for every run (e.g. the net guard's). */
+  constructor(private readonly env: Record<string, string> = {}) {}
+
   async run(
     command: string,
     files: { config?: unknown; catalog?: unknown; state?: unknown } = {},
@@ -31,7 +34,7 @@ export class ConnectorSession {
     if (written['config.json']) args.push('--config', written['config.json']);
     if (written['catalog.json']) args.push('--catalog', written['catalog.json']);
     if (written['state.json']) args.push('--state', written['state.json']);
-    const r = await runConnector([...args, ...extraArgs], { env: FAST_ENV });
+    const r = await runConnector([...args, ...extraArgs], { env: { ...FAST_ENV, ...this.env } });
     this.outputs.push(r);
     return r;
   }

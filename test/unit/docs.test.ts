@@ -226,6 +226,7 @@ const MESSAGES = [
   '; it is not retried',
   'is refused: ',
   'redirects in a row',
+  'the answer is larger than',
   // decoding (src/decode)
   'the gzip file is truncated',
   'the file is not valid gzip data or is corrupt',

@@ -156,8 +156,11 @@ describe('HttpClient fail-fast errors and aborts', () => {
     assert.deepEqual(logger.lines, [], 'no retry was logged');
   });
 
+  /** An API on another loopback origin, so that the test server may be a vendor's host. */
+  const LOOPBACK_API = 'https://127.0.0.1:1';
+
   it('... and a system_error for a vendor-given host', async () => {
-    const { c, logger } = client('https://api.onesignal.com');
+    const { c, logger } = client(LOOPBACK_API);
     const e = await failure(c.request(download(`${secure.url}/export.csv.gz?signature=s`)));
     assert.equal(e.failureType, 'system_error');
     assert.match(
@@ -169,7 +172,7 @@ describe('HttpClient fail-fast errors and aborts', () => {
   });
 
   it('a certificate for another name fails at once too', async () => {
-    const { c, logger } = client('https://api.onesignal.com', { ca: TEST_TLS.cert });
+    const { c, logger } = client(LOOPBACK_API, { ca: TEST_TLS.cert });
     const e = await failure(c.request(download(`https://localhost:${secure.port}/f`)));
     assert.match(e.message, /is not valid \(ERR_TLS_CERT_ALTNAME_INVALID/);
     assert.equal(logger.lines.length, 0);
@@ -250,5 +253,68 @@ describe('HttpClient fail-fast errors and aborts', () => {
     });
     setTimeout(() => controller.abort(), 50);
     await assert.rejects(buffer(res.data));
+  });
+});
+
+describe('HttpClient answer size cap', () => {
+  const api = new ScriptedServer();
+  before(() => api.start());
+  after(() => api.close());
+  const MiB = 1024 * 1024;
+  /** Bytes the server wrote of its last answer. */
+  let written = 0;
+  /** A 200 answer of `total` bytes of a JSON array, written with backpressure. */
+  const big =
+    (total: number): Handler =>
+    (_q, res) => {
+      written = 0;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.from('1,'.repeat(32 * 1024));
+      const pump = () => {
+        while (written < total) {
+          const part = written === 0 ? Buffer.concat([Buffer.from('['), chunk]) : chunk;
+          written += part.length;
+          if (!res.write(part)) return void res.once('drain', pump);
+        }
+        res.end('1]');
+      };
+      pump();
+    };
+  const client = (options: Partial<HttpClientOptions> = {}) =>
+    new HttpClient(new MemoryLogger(), {
+      clock: FAST,
+      urlPolicy: urlPolicyFor(api.url),
+      retry: { baseDelayMs: 100 },
+      ...options,
+    });
+
+  it('a JSON answer over the cap fails at once, naming the call and the cap; reading stops there', async () => {
+    api.reset(big(64 * MiB));
+    const e = await failure(client({ maxAnswerBytes: MiB }).request(get(`${api.url}/x?k=v`)));
+    assert.equal(e.failureType, 'system_error');
+    assert.equal(
+      e.message,
+      'test call: the answer is larger than 1 MiB, the most this connector reads of a JSON or text answer; it was not read further and is not retried.',
+    );
+    assert.equal(e.internalMessage, `GET ${api.url}/x?k=…`);
+    assert.equal(api.seen.length, 1, 'not retried');
+    // What the server got out before the socket closed: the cap and the sockets' buffers.
+    assert.ok(written < 16 * MiB, `the server wrote ${written} bytes`);
+  });
+
+  it('the default cap is 32 MiB, for text answers too', async () => {
+    api.reset(big(64 * MiB));
+    const rssBefore = process.memoryUsage().rss;
+    const e = await failure(client().request(get(`${api.url}/x`, { responseType: 'text' })));
+    assert.match(e.message, /^test call: the answer is larger than 32 MiB, /);
+    assert.ok(written < 48 * MiB, `the server wrote ${written} bytes`);
+    const grown = (process.memoryUsage().rss - rssBefore) / MiB;
+    assert.ok(grown < 100, `the process grew by ${grown.toFixed(0)} MiB`);
+  });
+
+  it('a download (a stream) is not held in memory, so not capped', async () => {
+    api.reset(big(4 * MiB));
+    const res = await client({ maxAnswerBytes: MiB }).request<Readable>(download(`${api.url}/f`));
+    assert.ok((await buffer(res.data)).length > 4 * MiB);
   });
 });

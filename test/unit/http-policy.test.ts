@@ -4,14 +4,23 @@ import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { HttpClient, type HttpRequest } from '../../src/http/client';
-import { addressKind, urlPolicyFor } from '../../src/http/urls';
+import { addressKind, type Resolve, UrlPolicy, urlPolicyFor } from '../../src/http/urls';
 import { failure, redirect, ScriptedServer, status, TEST_TLS } from '../support/scripted-server';
 import { scaledClock } from '../../src/util/clock';
+import { installNetGuard, refusals } from '../support/net-guard';
 
 /** Every wait of these tests takes a hundredth of its real length. */
 const FAST = scaledClock(0.01);
 
 const SECRET = 'sekret-123456';
+
+const download = (url: string): HttpRequest => ({
+  method: 'GET',
+  url,
+  what: 'test download',
+  credentials: false,
+  responseType: 'stream',
+});
 
 describe('UrlPolicy', () => {
   const loopback = urlPolicyFor('http://127.0.0.1:8080');
@@ -103,37 +112,31 @@ describe('HttpClient redirects', () => {
       urlPolicy: urlPolicyFor(api.url),
       retry: { baseDelayMs: 100 },
     });
-  /** A client whose API is a public https host: no loopback; it trusts the test certificate. */
+  /**
+   * A client whose API is not on a loopback host, yet is the `secure` test server (as a proxy
+   * could be): no loopback for vendor URLs; it trusts the test certificate.
+   */
   const vendorClient = () =>
     new HttpClient(new MemoryLogger(), {
       clock: FAST,
-      urlPolicy: urlPolicyFor('https://api.vendor.example'),
+      urlPolicy: new UrlPolicy(new URL(secure.url).origin, false, false),
       ca: TEST_TLS.cert,
       retry: { baseDelayMs: 100 },
     });
-  const download = (url: string): HttpRequest => ({
-    method: 'GET',
-    url,
-    what: 'test download',
-    credentials: false,
-    responseType: 'stream',
-  });
 
   it('checks every request URL before sending it', async () => {
-    api.reset();
     const e = await failure(
       vendorClient().request({
         method: 'GET',
-        url: `${api.url}/file?signature=abc`,
-        what: 'test download',
+        url: `http://files.vendor.example/file?signature=abc`,
+        what: 'test status',
       }),
     );
     assert.equal(e.failureType, 'system_error');
-    assert.match(
+    assert.equal(
       e.message,
-      /^test download: the URL http:\/\/127\.0\.0\.1:\d+\/file\?signature=… is refused: plain http is not allowed, only https\.$/,
+      'test status: the URL http://files.vendor.example/file?signature=… is refused: plain http is not allowed, only https.',
     );
-    assert.equal(api.seen.length, 0, 'nothing was sent');
   });
 
   it('follows each redirect status within loopback, never with credentials, even to the same origin', async () => {
@@ -260,5 +263,162 @@ describe('HttpClient redirects', () => {
       what: 'api call',
     });
     assert.deepEqual(apiRes.data, { errors: ['bad app id'] });
+  });
+});
+
+describe('HttpClient vendor URLs on their first request', () => {
+  const api = new ScriptedServer();
+  const secure = new ScriptedServer(true);
+  /** TCP connections the https server accepted. */
+  let connections = 0;
+  before(async () => {
+    installNetGuard();
+    secure.server.on('connection', () => connections++);
+    await Promise.all([api.start(), secure.start()]);
+  });
+  after(async () => {
+    await Promise.all([api.close(), secure.close()]);
+    assert.deepEqual(refusals, [], 'no socket of these tests tried to leave loopback');
+  });
+  const client = (policy: UrlPolicy) =>
+    new HttpClient(new MemoryLogger(), {
+      clock: FAST,
+      urlPolicy: policy,
+      ca: TEST_TLS.cert,
+      retry: { baseDelayMs: 100, maxAttempts: 2 },
+    });
+  /** A public API: its vendor's URLs may not reach loopback. */
+  const publicApi = () => urlPolicyFor('https://api.vendor.example');
+  const call = (url: string): HttpRequest => ({ method: 'GET', url, what: 'test status' });
+
+  it('a loopback URL is refused before any connection when the API is not on loopback', async () => {
+    connections = 0;
+    secure.reset();
+    const byIp = await failure(client(publicApi()).request(download(`${secure.url}/file?sig=1`)));
+    assert.equal(byIp.failureType, 'system_error');
+    assert.equal(
+      byIp.message,
+      `test download: the file URL ${secure.url}/file?sig=… is refused: 127.0.0.1 is a loopback address.`,
+    );
+    // By name: checked on what DNS resolves, in the socket's lookup, before it connects.
+    const byName = await failure(
+      client(publicApi()).request(call(`https://localhost:${secure.port}/status`)),
+    );
+    assert.match(
+      byName.message,
+      /^test status: the URL https:\/\/localhost:\d+\/status is refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address\.$/,
+    );
+    assert.equal(connections, 0, 'no connection was made');
+    assert.equal(secure.seen.length, 0);
+    // The same URL, for an API on loopback (the emulator's case), is fetched.
+    const res = await client(urlPolicyFor('https://127.0.0.1:1')).request<Readable>(
+      download(`${secure.url}/file`),
+    );
+    assert.equal(await text(res.data), '{"ok":true}');
+    assert.equal(connections, 1);
+  });
+
+  it('a vendor URL whose name resolves to loopback is refused; the API origin itself is not checked', async () => {
+    connections = 0;
+    secure.reset();
+    // Every name resolves to 127.0.0.1, as a hostile DNS answer would.
+    const toLoopback: Resolve = (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+    const policy = new UrlPolicy(secure.url, false, false, toLoopback);
+    const e = await failure(
+      client(policy).request(download(`https://files.vendor.example:${secure.port}/f`)),
+    );
+    assert.match(
+      e.message,
+      /files\.vendor\.example resolves to 127\.0\.0\.1, a loopback address\.$/,
+    );
+    assert.equal(connections, 0);
+    const res = await client(policy).request(call(`${secure.url}/api-call`));
+    assert.deepEqual(res.data, { ok: true }, 'the configured API origin is the user’s choice');
+  });
+
+  it('internal addresses by IP literal are refused before any request, also for a loopback API', async () => {
+    const loopbackApi = client(urlPolicyFor(api.url));
+    const targets: [string, string][] = [
+      ['https://10.0.0.1/x', '10.0.0.1 is a private address'],
+      ['https://169.254.169.254/latest/meta-data/', '169.254.169.254 is a link-local address'],
+      ['https://100.64.1.1/x', '100.64.1.1 is a shared (CGNAT) address'],
+      ['https://[fe80::1]/x', 'fe80::1 is a link-local address'],
+      ['https://0.0.0.0/x', '0.0.0.0 is an unspecified address'],
+    ];
+    for (const [url, problem] of targets) {
+      for (const req of [download(url), call(url)]) {
+        const e = await failure(loopbackApi.request(req));
+        assert.equal(e.failureType, 'system_error');
+        assert.ok(e.message.endsWith(` is refused: ${problem}.`), e.message);
+      }
+    }
+  });
+
+  it('the lookup refuses a name if any address it resolves to is internal', async () => {
+    const answers: Record<string, string[]> = {
+      'intranet.example': ['10.0.0.7'],
+      'metadata.example': ['169.254.169.254'],
+      'cgnat.example': ['100.64.0.1'],
+      'mixed.example': ['93.184.216.34', '10.0.0.1'],
+      'v6.example': ['fd12::1'],
+      'public.example': ['93.184.216.34', '2606:4700::1111'],
+    };
+    const fake: Resolve = (host, _o, cb) =>
+      cb(
+        null,
+        answers[host].map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+    const policy = new UrlPolicy('https://api.vendor.example', false, false, fake);
+    const lookup = (host: string, all: boolean) =>
+      new Promise<unknown>((resolve, reject) =>
+        policy.lookup(host, { all }, (err, address) => (err ? reject(err) : resolve(address))),
+      );
+    for (const [host, kind] of [
+      ['intranet.example', '10.0.0.7, a private address'],
+      ['metadata.example', '169.254.169.254, a link-local address'],
+      ['cgnat.example', '100.64.0.1, a shared (CGNAT) address'],
+      ['mixed.example', '10.0.0.1, a private address'],
+      ['v6.example', 'fd12::1, a private address'],
+    ]) {
+      await assert.rejects(lookup(host, true), {
+        code: 'ERR_URL_POLICY',
+        message: `${host} resolves to ${kind}`,
+      });
+      await assert.rejects(lookup(host, false), { code: 'ERR_URL_POLICY' });
+    }
+    assert.equal(await lookup('public.example', false), '93.184.216.34');
+    assert.deepEqual(await lookup('public.example', true), [
+      { address: '93.184.216.34', family: 4 },
+      { address: '2606:4700::1111', family: 6 },
+    ]);
+  });
+
+  it("a vendor's http file link is upgraded to https, never the other way; an http API call is refused", async () => {
+    // An https API on loopback: its http link to a host that speaks only https is fetched.
+    secure.reset(status(200, {}, 'zip-bytes'));
+    const c = client(urlPolicyFor('https://127.0.0.1:1'));
+    const res = await c.request<Readable>(download(`http://127.0.0.1:${secure.port}/f.zip?sig=2`));
+    assert.equal(res.status, 200);
+    assert.equal(res.url, `${secure.url}/f.zip?sig=2`);
+    assert.equal(await text(res.data), 'zip-bytes');
+    const https = urlPolicyFor('https://api.vendor.example');
+    const upgraded = (url: string) => https.upgraded(new URL(url)).href;
+    assert.equal(
+      upgraded('http://files.example.com:8080/x?sig=1'),
+      'https://files.example.com:8080/x?sig=1',
+    );
+    assert.equal(upgraded('http://files.example.com:80/x'), 'https://files.example.com/x');
+    assert.equal(upgraded('https://files.example.com/x'), 'https://files.example.com/x');
+    assert.equal(upgraded('ftp://files.example.com/x'), 'ftp://files.example.com/x');
+    // A loopback http API (the plain emulator) keeps loopback http links as they are.
+    assert.equal(
+      urlPolicyFor(api.url).upgraded(new URL('http://127.0.0.1:9/x')).href,
+      'http://127.0.0.1:9/x',
+    );
+    const e = await failure(c.request(call(`http://127.0.0.1:${secure.port}/status`)));
+    assert.match(
+      e.message,
+      /the URL http:\/\/127\.0\.0\.1:\d+\/status is refused: plain http is not allowed, only https\.$/,
+    );
   });
 });
