@@ -256,9 +256,9 @@ export function checkChain(r: ChainResult): Violation[] {
   const out: Violation[] = [];
   for (const run of r.syncs) checkSync(r, run, out);
   const final = r.syncs.find((x) => x.kind === 'final')!;
-  const quiet = r.syncs.find((x) => x.kind === 'quiet')!;
+  const quiet = r.syncs.find((x) => x.kind === 'quiet');
   const finalOk = checkComplete(r, final, out);
-  if (finalOk) checkComplete(r, quiet, out);
+  if (finalOk && quiet) checkComplete(r, quiet, out);
 
   const logApi = s.pushwoosh?.logApi;
   const { all, owed } = truthOf(s);
@@ -284,12 +284,21 @@ export function checkChain(r: ChainResult): Violation[] {
       invariant: 'foreign_records',
       evidence: `${stream}: keys the emulator never served: ${sample(keys)}`,
     });
+  // What the final sync said about a stream, so that a loss names its likely cause.
+  const finalErrors = (stream: string) => {
+    const said = new Set(
+      messagesOf(final)
+        .filter((m) => m.type === 'TRACE' && m.trace?.error?.stream_descriptor?.name === stream)
+        .map((m) => `${m.trace.error.failure_type}: ${clip(String(m.trace.error.message), 160)}`),
+    );
+    return said.size ? `; the final sync's errors on it: ${[...said].join(' | ')}` : '';
+  };
   for (const [stream, keys] of owed) {
     const lost = [...keys].filter((k) => !seen.get(stream)?.has(k));
     if (lost.length)
       out.push({
         invariant: 'lost_records',
-        evidence: `${stream}: ${lost.length} of ${keys.size} keys never committed by the chain (stops, then the final sync): ${sample(lost)}`,
+        evidence: `${stream}: ${lost.length} of ${keys.size} keys never committed by the chain (stops, then the final sync): ${sample(lost)}${finalErrors(stream)}`,
       });
   }
 

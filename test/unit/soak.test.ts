@@ -4,7 +4,7 @@ import { onesignalEventRows } from '../../emulator/onesignal';
 import { checkChain } from '../../soak/check';
 import type { ChainResult, SyncRun } from '../../soak/run';
 import { scenarioOf, STOP_POINTS, VENDOR_STATES, type Scenario } from '../../soak/scenario';
-import { replayCommand, describeFailure } from '../../soak/soak';
+import { CI_SEEDS, describeFailure, replayCommand } from '../../soak/soak';
 
 const NOW_S = 1_796_600_000;
 
@@ -14,16 +14,28 @@ describe('soak: the seeded plan', () => {
     assert.notDeepEqual(scenarioOf(77, NOW_S), scenarioOf(78, NOW_S));
   });
 
-  it('reaches every vendor state and every stop point within 200 seeds', () => {
+  /** The vendor states and stop points (with their signals) that `seeds` reach. */
+  const reached = (seeds: number[]) => {
     const applied = new Set<string>();
     const stops = new Set<string>();
-    for (let seed = 1; seed <= 200; seed++) {
+    for (const seed of seeds) {
       const s = scenarioOf(seed, NOW_S);
       s.applied.forEach((a) => applied.add(a));
-      s.syncs.forEach((x) => stops.add(x.stop.at));
+      s.syncs.forEach((x) => stops.add(x.stop.at).add(x.stop.signal));
     }
-    assert.deepEqual([...applied].sort(), VENDOR_STATES.map((v) => v.name).sort());
-    assert.deepEqual([...stops].sort(), STOP_POINTS.map((p) => p.name).sort());
+    return { applied: [...applied].sort(), stops: [...stops].sort() };
+  };
+  const everything = {
+    applied: VENDOR_STATES.map((v) => v.name).sort(),
+    stops: [...STOP_POINTS.map((p) => p.name), 'SIGKILL', 'SIGTERM'].sort(),
+  };
+
+  it('reaches every vendor state and every stop point within 200 seeds', () => {
+    assert.deepEqual(reached(Array.from({ length: 200 }, (_, i) => i + 1)), everything);
+  });
+
+  it("CI's seeds reach every vendor state and stop point (a new entry needs a seed that draws it)", () => {
+    assert.deepEqual(reached(CI_SEEDS), everything);
   });
 });
 
