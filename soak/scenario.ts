@@ -186,7 +186,7 @@ export const VENDOR_STATES: VendorState[] = [
     name: 'apns_slow_generation',
     provider: 'apns',
     weight: 0.3,
-    apply: (s, rng) => void (s.apns!.processingPolls = rng.int(4, 8)),
+    apply: (s, rng) => void (s.apns!.processingPolls = rng.int(3, 6)),
   },
   // --- OneSignal
   {
