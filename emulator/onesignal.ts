@@ -682,6 +682,27 @@ export class OneSignalModule implements RouteModule {
     this.dir = undefined;
   }
 
+  /** The export holding each account's one slot: what a stopped sync may have left running. */
+  runningExports(): { accountId: string; appId: string; messageId: string }[] {
+    const out = new Map<string, { accountId: string; appId: string; messageId: string }>();
+    for (const app of this.apps.values()) {
+      const job = app.account.running;
+      if (job && this.ctx.now().getTime() < job.expiresAt)
+        out.set(app.account.id, {
+          accountId: app.account.id,
+          appId: job.app.fixture.appId,
+          messageId: job.message.id,
+        });
+    }
+    return [...out.values()];
+  }
+
+  /** Frees an account's slot as the export's 3-day expiry would (a soak skips the wait). */
+  expireRunning(accountId: string): void {
+    for (const app of this.apps.values())
+      if (app.account.id === accountId) app.account.running = undefined;
+  }
+
   /** The temp directory of this emulator's files (undefined until the first one). */
   get tempDir(): string | undefined {
     return this.dir;

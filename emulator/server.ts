@@ -442,6 +442,16 @@ export class Emulator {
     return this.onesignal.concurrentExportViolations;
   }
 
+  /** The OneSignal export holding each account's slot (message and app), if any. */
+  onesignalRunningExports(): { accountId: string; appId: string; messageId: string }[] {
+    return this.onesignal.runningExports();
+  }
+
+  /** Frees a OneSignal account's export slot, as the running export's expiry would. */
+  onesignalExpireRunning(accountId: string): void {
+    this.onesignal.expireRunning(accountId);
+  }
+
   /** Where OneSignal export files are generated; removed by reset() and close(). */
   get onesignalTempDir(): string | undefined {
     return this.onesignal.tempDir;
