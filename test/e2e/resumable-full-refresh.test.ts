@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectorConfig } from '../../emulator/fixtures';
+import { connectorConfig, DEFAULT_APNS_APPS } from '../../emulator/fixtures';
 import {
   CONNECTOR_BIN,
   configuredCatalog,
@@ -12,6 +12,8 @@ import {
 } from '../../emulator/harness';
 import { type Fault, Emulator } from '../../emulator/server';
 import { appKey } from '../../src/providers/onesignal/messages';
+import { addDays, todayUtc } from '../../src/util/time';
+import { apnsState } from '../support/apns';
 import { until, watch } from '../support/child';
 import { ConnectorSession, FAST_ENV, protocolProblems } from '../support/e2e';
 
@@ -83,6 +85,32 @@ describe('resumable full refresh: a retry attempt continues after the last state
   after(async () => {
     await emu.close();
     session.cleanup();
+  });
+
+  it('an incremental sync whose last unit re-reads lookback days ends without a repeated STATE', async () => {
+    // The first app has new days (distinct states); the second only re-reads its lookback days,
+    // whose checkpoints all equal the last state.
+    const [a, b] = DEFAULT_APNS_APPS;
+    const yesterday = addDays(todayUtc(), -1);
+    emu.reset();
+    const r = await session.run('read', {
+      config,
+      catalog: configuredCatalog(discovered, 'incremental', ['apns_delivery_metrics']),
+      state: apnsState('apns_delivery_metrics', {
+        [a.bundleId]: addDays(yesterday, -5),
+        [b.bundleId]: yesterday,
+      }),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      records(r).some((x) => x.bundle_id === b.bundleId),
+      'the lookback days were read',
+    );
+    assert.deepEqual(protocolProblems(r), []);
+    const last = r.messages.filter((m) => m.type === 'STATE').pop()!;
+    assert.deepEqual(last.state.stream.stream_state, {
+      apps: { [a.bundleId]: { date: yesterday }, [b.bundleId]: { date: yesterday } },
+    });
   });
 
   for (const c of CASES) {
