@@ -43,6 +43,38 @@ async function settle(): Promise<void> {
 const inc = (logger: MemoryLogger) => ({ logger, syncMode: 'incremental' as const });
 const full = (logger: MemoryLogger) => ({ logger, syncMode: 'full_refresh' as const });
 
+describe('TIME_CURSOR', () => {
+  it("reads a time without a zone as UTC, whatever the machine's zone", () => {
+    const saved = process.env.TZ;
+    // Node applies a change of TZ at once.
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      assert.equal(new Date(2026, 0, 1).getTimezoneOffset(), -330, 'the zone took effect');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00'), '2026-11-15T08:30:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30'), '2026-11-15T08:30:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00.250Z'), '2026-11-15T08:30:00.250Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00+05:30'), '2026-11-15T03:00:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00-0100'), '2026-11-15T09:30:00.000Z');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+  it('refuses what is not a real ISO 8601 time', () => {
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2026-11-15T24:00:00Z',
+      '2026-11-15T08:60:00Z',
+      '2026-11-15T08:30:00Z trailing',
+      '2026-11-15',
+      '2026-11-15 08:30:00Z',
+      1763195400,
+      null,
+    ])
+      assert.equal(TIME_CURSOR.normalize(bad), undefined, String(bad));
+  });
+});
+
 describe('DayWindows', () => {
   const TODAY = '2026-11-20';
   // Like Apple: 30 days kept.
