@@ -27,6 +27,15 @@ const readJson = (...p: string[]) => JSON.parse(readRepoFile(...p)) as Json;
 const STREAMS = readdirSync(repoPath('resources', 'schemas'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
+/** The sections whose tests the CDK's standard tests read as scenarios (and CAT runs). */
+const SCENARIO_SECTIONS = [
+  'spec',
+  'connection',
+  'discovery',
+  'basic_read',
+  'full_refresh',
+  'incremental',
+];
 const SAMPLE_CONFIGS = [
   'sample_config.json',
   'sample_config_apns.json',
@@ -115,15 +124,7 @@ describe('acceptance-test-config.yml and test_files/', () => {
     }
     assert.equal(cat.acceptance_tests.spec.tests[0].spec_path, 'resources/spec.json');
     const tests = cat.acceptance_tests;
-    for (const t of [
-      'spec',
-      'connection',
-      'discovery',
-      'basic_read',
-      'full_refresh',
-      'incremental',
-    ])
-      assert.ok(tests[t]?.tests?.length, `${t} is tested`);
+    for (const t of SCENARIO_SECTIONS) assert.ok(tests[t]?.tests?.length, `${t} is tested`);
     assert.deepEqual(
       tests.connection.tests.map((t: Json) => t.status),
       ['succeed', 'failed'],
@@ -155,17 +156,7 @@ describe('acceptance-test-config.yml and test_files/', () => {
         // The CDK (airbyte_cdk/test/models/scenario.py) reads the entries of these sections as
         // ConnectorTestScenario: typed fields, expect_records.path and file_types' two fields
         // required; other keys are ignored.
-        if (
-          ![
-            'spec',
-            'connection',
-            'discovery',
-            'basic_read',
-            'full_refresh',
-            'incremental',
-          ].includes(name)
-        )
-          continue;
+        if (!SCENARIO_SECTIONS.includes(name)) continue;
         for (const k of ['config_path', 'configured_catalog_path'])
           if (t[k] !== undefined && typeof t[k] !== 'string') problems.push(`CDK: ${where}.${k}`);
         if (t.timeout_seconds !== undefined && !Number.isInteger(t.timeout_seconds))
