@@ -233,6 +233,26 @@ describe('MessageWriter', () => {
   });
 });
 
+describe('MessageWriter when the process stops', () => {
+  it('hands nothing more to stdout once the stop begins: what it wrote is whole lines', async () => {
+    const s = sink();
+    const stop = new AbortController();
+    const w = new MessageWriter(s.stream, new Redactor(), stop.signal);
+    await w.record('"a"', { id: 1 }, 1);
+    await w.state({ name: 'a' }, { date: 'd1' }, 1);
+    await w.record('"a"', { id: 2 }, 2);
+    stop.abort();
+    await w.state({ name: 'a' }, { date: 'd2' }, 1);
+    await w.log('INFO', 'after the stop');
+    await w.close();
+    assert.deepEqual(
+      s.messages().map((m) => m.type),
+      ['RECORD', 'STATE'],
+    );
+    assert.ok(s.text().endsWith('\n'));
+  });
+});
+
 describe('MessageWriter on a stream that goes away', () => {
   it('a wait for drain ends when the stream closes, and later output is dropped', async () => {
     let writes = 0;
