@@ -112,7 +112,13 @@ function checkApiUrl(
     problems.push(`${field} is not a valid URL (got ${show(value)})`);
     return fallback;
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  // The host as written, as the spec's pattern sees it: URL would turn 127.1 into 127.0.0.1, and
+  // takes https:host without the slashes.
+  const written = /^[a-z]+:\/\/([^/?#]*)/i.exec(value)?.[1].replace(/:\d*$/, '').toLowerCase();
+  if (
+    written === undefined ||
+    (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(written)))
+  ) {
     problems.push(
       `${field} must use https:// (http:// is allowed only for a loopback host) (got ${show(value)})`,
     );
@@ -136,7 +142,10 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
   );
   const show = hideAll ? kindOf : shown;
   const problems = validate(spec, raw)
-    .filter((e) => e.keyword !== 'if')
+    // An api_url off the spec's pattern is reported by checkApiUrl, in its own words.
+    .filter(
+      (e) => e.keyword !== 'if' && !(e.keyword === 'pattern' && /\/api_url$/.test(e.instancePath)),
+    )
     .map((e) => describe(e, isSecret(e, secretFields) ? kindOf : show));
   const c = raw as Record<string, unknown> & Partial<Config>;
   if (!PROVIDERS.some((p) => c[p.key])) {

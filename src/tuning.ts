@@ -2,10 +2,13 @@ import type { RunEnv } from './providers/provider';
 import { systemClock } from './util/clock';
 
 /**
- * The run's clock and tuning, read from the environment here, once, at the CLI's start, and
- * passed down; no other module reads a switch from the environment.
- * SOURCE_PDM_EXPORT_RUN_AHEAD=0 turns off the overlap of parsing with the next export's
- * generation (the bench measures what it is worth).
+ * The run's clock and tuning: the connector's own switches (SOURCE_PDM_*) are read from the
+ * environment here, once, at the CLI's start (SOURCE_PDM_TIME_SCALE through `systemClock`), and
+ * passed down. Airbyte's LOG_LEVEL is the one other switch, read by the runtime's logger.
+ * SOURCE_PDM_EXPORT_RUN_AHEAD is how many exports are fetched ahead of the one being parsed
+ * (default 1; anything but a whole number >= 0 counts as 1). With 0, parsing no longer overlaps
+ * the generation of the next export of the same account (OneSignal's exports of different
+ * accounts still overlap); the bench measures what the overlap is worth.
  */
 export function runEnvFrom(env: NodeJS.ProcessEnv = process.env): RunEnv {
   const ahead = Number(env.SOURCE_PDM_EXPORT_RUN_AHEAD ?? 1);

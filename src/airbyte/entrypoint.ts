@@ -6,6 +6,7 @@ import type { AirbyteStream, JsonObject } from './protocol';
 import { runRead } from './read';
 import { processRedactor, type Redactor } from './redact';
 import type { Stream } from './stream';
+import { shutdown } from '../util/shutdown';
 
 /** What a source provides; the entrypoint does the rest of the protocol. */
 export interface Source<C> {
@@ -81,8 +82,9 @@ export async function runCli<C>(
   stdout: NodeJS.WritableStream = process.stdout,
   stderr: NodeJS.WritableStream = process.stderr,
   redactor: Redactor = processRedactor,
+  halt: AbortSignal = shutdown.signal,
 ): Promise<number> {
-  const writer = new MessageWriter(stdout, redactor);
+  const writer = new MessageWriter(stdout, redactor, halt);
   const logger = new AirbyteLogger(writer);
   let code = 0;
   let command = '';

@@ -24,6 +24,11 @@ export class MessageWriter {
   constructor(
     private readonly out: NodeJS.WritableStream,
     readonly redactor: Redactor,
+    /**
+     * Aborted when the process stops early: from then on nothing more is handed to `out`, so
+     * that what is under way can be flushed whole before the exit (a stop ends on a line boundary).
+     */
+    private readonly halt?: AbortSignal,
   ) {
     // A wait for 'drain' must not hang on a stream that will never drain.
     out.once('close', () => {
@@ -114,6 +119,7 @@ export class MessageWriter {
       const text = this.chunks.length === 1 ? this.chunks[0] : this.chunks.join('');
       this.chunks = [];
       this.size = 0;
+      if (this.halt?.aborted) return this.drain;
       if (!this.gone && !this.out.write(text) && !this.drain) {
         this.drain = new Promise((resolve) => {
           this.release = () => {

@@ -70,15 +70,22 @@ async function readStream(
   writer: MessageWriter,
   logger: Logger,
 ): Promise<void> {
+  // The saved state counts in both modes. In incremental it is the last sync's cursor. In full
+  // refresh it is the platform's retry attempt of a resumable full refresh (every stream is
+  // discovered is_resumable): the read continues right after it, with no lookback, so nothing the
+  // state covers is sent twice. A new job's first attempt gets no state (the platform clears
+  // full-refresh states then) and starts from the beginning.
   const incoming: JsonObject | undefined =
-    syncMode === 'incremental' && savedState !== undefined
-      ? stream.parseState(savedState)
-      : undefined;
+    savedState !== undefined ? stream.parseState(savedState) : undefined;
+  if (syncMode === 'full_refresh' && incoming && Object.keys(incoming).length)
+    logger.info(
+      `${stream.name}: full refresh resumed after the saved state (a retry of an interrupted attempt).`,
+    );
   const streamJson = JSON.stringify(stream.name);
   let count = 0;
   let running = false;
   // A checkpoint equal to the previous state is not re-emitted: the protocol forbids sequential
-  // duplicate states; its records are counted into the next state instead.
+  // duplicate states; its records are counted into the next distinct state, if one comes.
   let previous = incoming ? JSON.stringify(incoming) : undefined;
   let latest: JsonObject = incoming ?? {};
   let emitted = 0;
@@ -131,6 +138,14 @@ async function readStream(
     }
     throw err;
   }
-  // Every stream ends with a state, even one that read nothing, and no record goes uncounted.
-  if (emitted === 0 || count > 0) await writer.state(descriptor, latest, count);
+  // Every stream ends with a state, even one that read nothing. After an emitted state, the last
+  // checkpoint always equals it (a different one was emitted at once), so no state follows: the
+  // records after it belong to units that do not move the cursor (lookback days, a OneSignal
+  // message still being delivered), which no state can cover, and are counted in no state, as
+  // the Python CDK does (it drops a checkpoint equal to the last one, and its count with it).
+  if (emitted === 0) await writer.state(descriptor, latest, count);
+  else if (count > 0)
+    logger.debug(
+      `${stream.name}: ${count} record(s) after the last state, of units that do not move the cursor.`,
+    );
 }

@@ -12,7 +12,10 @@ export type StreamItem =
 export interface ReadContext {
   logger: Logger;
   syncMode: SyncMode;
-  /** The stream's saved state (already validated by `parseState`), or undefined in full refresh. */
+  /**
+   * The stream's saved state (already validated by `parseState`), or undefined. In full refresh it
+   * is the state of an interrupted attempt of the same job: the read continues after it.
+   */
   state: JsonObject | undefined;
   /** Emits a TRACE ESTIMATE of this stream's rows. */
   estimate(rows: number): void;

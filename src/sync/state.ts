@@ -16,12 +16,20 @@ export const DAY_CURSOR: CursorKind = {
   normalize: (v) => (typeof v === 'string' && isValidDay(v) ? v : undefined),
 };
 
+/** `YYYY-MM-DDThh:mm[:ss[.fff]]` and an optional zone: `Z` or an offset. */
+const ISO_TIME =
+  /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
 export const TIME_CURSOR: CursorKind = {
   expected: 'an ISO 8601 time',
-  normalize: (v) =>
-    typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(Date.parse(v))
-      ? new Date(Date.parse(v)).toISOString()
-      : undefined,
+  // A time without a zone is read as UTC, as every time this connector writes: Date.parse alone
+  // would read it in the machine's zone. Date.parse also rolls Feb 30 over; the parts are checked.
+  normalize: (v) => {
+    const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
+    if (!m || !isValidDay(m[1]) || +m[2] > 23 || +m[3] > 59 || +(m[4] ?? 0) > 59) return undefined;
+    const t = Date.parse(m[5] ? m[0] : `${m[0]}Z`);
+    return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
+  },
 };
 
 /**

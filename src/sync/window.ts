@@ -1,4 +1,5 @@
 import type { Logger } from '../airbyte/logger';
+import type { SyncMode } from '../airbyte/protocol';
 import { addDays, type Day } from '../util/time';
 
 const DAY_MS = 86_400_000;
@@ -8,6 +9,19 @@ export interface WindowPolicy {
   startDate?: Day;
   lookbackDays: number;
 }
+
+/**
+ * What a window needs of the read: its log, and its sync mode. Only an incremental sync re-reads
+ * lookback days; a full refresh starts at the beginning, or, given a state (the platform's retry
+ * of a resumable full refresh), right after it, so that nothing the state covers is sent twice.
+ */
+export interface WindowContext {
+  logger: Logger;
+  syncMode: SyncMode;
+}
+
+const lookbackOf = (policy: WindowPolicy, ctx: WindowContext) =>
+  ctx.syncMode === 'incremental' ? policy.lookbackDays : 0;
 
 /** Days to read, both ends included; empty when `from > to`. */
 export interface DayWindow {
@@ -63,7 +77,8 @@ export class DayWindows {
   ) {}
 
   /** The window of a partition whose last completed day is `cursor`, as of `today`. */
-  of(label: string, cursor: Day | undefined, today: Day, logger: Logger): DayWindow {
+  of(label: string, cursor: Day | undefined, today: Day, ctx: WindowContext): DayWindow {
+    const lookbackDays = lookbackOf(this.policy, ctx);
     const from = firstPosition(
       {
         label,
@@ -72,13 +87,13 @@ export class DayWindows {
         // The cursor is the last complete day: reading resumes the day after.
         cursor:
           cursor !== undefined ? { shown: cursor, unread: dayMs(cursor) + DAY_MS } : undefined,
-        lookbackMs: this.policy.lookbackDays * DAY_MS,
+        lookbackMs: lookbackDays * DAY_MS,
         oldest: dayMs(this.keep.oldest(today)),
         toleranceMs: 0,
         show: msDay,
-        lookbackDays: this.policy.lookbackDays,
+        lookbackDays,
       },
-      logger,
+      ctx.logger,
     );
     return { from: msDay(from), to: addDays(today, -1) };
   }
@@ -88,10 +103,11 @@ export class DayWindows {
     label: string,
     cursor: Day | undefined,
     today: Day,
-    logger: Logger,
+    ctx: WindowContext,
     how: string,
   ): DayWindow | undefined {
-    const window = this.of(label, cursor, today, logger);
+    const { logger } = ctx;
+    const window = this.of(label, cursor, today, ctx);
     if (window.from > window.to) {
       logger.info(
         `${label}: nothing to read (${cursor ? `cursor ${cursor}` : `start ${window.from}`} is after ${window.to}).`,
@@ -107,8 +123,9 @@ export class DayWindows {
 export function timeWindowStart(
   policy: WindowPolicy,
   p: { label: string; cursor?: string; now: number; keepDays: number; retention: string },
-  logger: Logger,
+  ctx: WindowContext,
 ): Date {
+  const lookbackDays = lookbackOf(policy, ctx);
   return new Date(
     firstPosition(
       {
@@ -118,14 +135,14 @@ export function timeWindowStart(
         // The listing resumes strictly after the cursor's time.
         cursor:
           p.cursor !== undefined ? { shown: p.cursor, unread: Date.parse(p.cursor) } : undefined,
-        lookbackMs: policy.lookbackDays * DAY_MS,
+        lookbackMs: lookbackDays * DAY_MS,
         oldest: p.now - p.keepDays * DAY_MS,
         // A start_date of "30 days ago" is not worth a warning for a few seconds' difference.
         toleranceMs: 60_000,
         show: (ms) => new Date(ms).toISOString(),
-        lookbackDays: policy.lookbackDays,
+        lookbackDays,
       },
-      logger,
+      ctx.logger,
     ),
   );
 }

@@ -50,7 +50,36 @@ async function runCleanups(timeoutMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Logs, aborts work in flight, runs the cleanups, then exits with `code`. */
+/** A reader that took nothing from stdout for this long is taken to be gone. */
+const STALLED_MS = 1000;
+
+/**
+ * Resolves once everything already written to stdout has been handed to the OS, or when the
+ * reader took nothing for STALLED_MS, or after `timeoutMs`. process.exit() drops a pipe write
+ * still under way, which cut a line in two.
+ */
+function stdoutFlushed(timeoutMs: number): Promise<void> {
+  const out = process.stdout;
+  const start = Date.now();
+  let left = out.writableLength;
+  let moved = start;
+  return new Promise((resolve) => {
+    const check = () => {
+      const now = Date.now();
+      if (out.writableLength !== left) [left, moved] = [out.writableLength, now];
+      if (out.destroyed || left === 0 || now - moved >= STALLED_MS || now - start >= timeoutMs)
+        return resolve();
+      setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+/**
+ * Logs, aborts work in flight (the message writer then writes nothing more), runs the cleanups
+ * and lets stdout flush what it holds, then exits with `code`: stdout ends on a line boundary.
+ * Only a reader that stops reading for the whole wait can still see a cut line.
+ */
 function stop(
   message: string,
   code: number,
@@ -60,7 +89,9 @@ function stop(
   stopping = true;
   log(message);
   controller.abort(new Error(message));
-  void runCleanups(timeoutMs).then(() => process.exit(code));
+  void Promise.all([runCleanups(timeoutMs), stdoutFlushed(timeoutMs)]).then(() =>
+    process.exit(code),
+  );
 }
 
 /**

@@ -27,6 +27,15 @@ const readJson = (...p: string[]) => JSON.parse(readRepoFile(...p)) as Json;
 const STREAMS = readdirSync(repoPath('resources', 'schemas'))
   .map((f) => f.replace(/\.json$/, ''))
   .sort();
+/** The sections whose tests the CDK's standard tests read as scenarios (and CAT runs). */
+const SCENARIO_SECTIONS = [
+  'spec',
+  'connection',
+  'discovery',
+  'basic_read',
+  'full_refresh',
+  'incremental',
+];
 const SAMPLE_CONFIGS = [
   'sample_config.json',
   'sample_config_apns.json',
@@ -115,19 +124,64 @@ describe('acceptance-test-config.yml and test_files/', () => {
     }
     assert.equal(cat.acceptance_tests.spec.tests[0].spec_path, 'resources/spec.json');
     const tests = cat.acceptance_tests;
-    for (const t of [
-      'spec',
-      'connection',
-      'discovery',
-      'basic_read',
-      'full_refresh',
-      'incremental',
-    ])
-      assert.ok(tests[t]?.tests?.length, `${t} is tested`);
+    for (const t of SCENARIO_SECTIONS) assert.ok(tests[t]?.tests?.length, `${t} is tested`);
     assert.deepEqual(
       tests.connection.tests.map((t: Json) => t.status),
       ['succeed', 'failed'],
     );
+  });
+
+  it("loads in CAT's model and in the CDK's standard tests (ConnectorTestScenario)", () => {
+    // CAT (connector_acceptance_test/config.py): connector_image and acceptance_tests required;
+    // a section has tests or a bypass_reason, not both; expect_records (extra keys forbidden) has
+    // a path or a bypass_reason, not both; at high strictness basic_read expects records.
+    const problems: string[] = [];
+    if (typeof cat.connector_image !== 'string') problems.push('CAT: no connector_image');
+    if (!['high', 'low'].includes(cat.test_strictness_level)) problems.push('CAT: strictness');
+    const sections = cat.acceptance_tests as Record<string, Json>;
+    for (const [name, section] of Object.entries(sections)) {
+      if (section.tests && section.bypass_reason) problems.push(`CAT: ${name} has both`);
+      for (const [i, t] of (section.tests ?? []).entries()) {
+        const where = `${name}.tests[${i}]`;
+        const er = t.expect_records as Json | undefined;
+        if (er) {
+          const extra = Object.keys(er).filter(
+            (k) => !['path', 'bypass_reason', 'exact_order'].includes(k),
+          );
+          if (extra.length) problems.push(`CAT: ${where}.expect_records has ${extra.join(', ')}`);
+          if (!er.path === !er.bypass_reason)
+            problems.push(`CAT: ${where}.expect_records needs a path or a bypass_reason, not both`);
+        } else if (name === 'basic_read' && cat.test_strictness_level === 'high')
+          problems.push(`CAT: ${where} needs expect_records at high strictness`);
+        // The CDK (airbyte_cdk/test/models/scenario.py) reads the entries of these sections as
+        // ConnectorTestScenario: typed fields, expect_records.path and file_types' two fields
+        // required; other keys are ignored.
+        if (!SCENARIO_SECTIONS.includes(name)) continue;
+        for (const k of ['config_path', 'configured_catalog_path'])
+          if (t[k] !== undefined && typeof t[k] !== 'string') problems.push(`CDK: ${where}.${k}`);
+        if (t.timeout_seconds !== undefined && !Number.isInteger(t.timeout_seconds))
+          problems.push(`CDK: ${where}.timeout_seconds is not an integer`);
+        if (t.status !== undefined && !['succeed', 'failed', 'exception'].includes(t.status))
+          problems.push(`CDK: ${where}.status`);
+        if (er && typeof er.path !== 'string')
+          problems.push(`CDK: ${where}.expect_records has no path`);
+        if (er?.exact_order !== undefined && typeof er.exact_order !== 'boolean')
+          problems.push(`CDK: ${where}.expect_records.exact_order`);
+        if (
+          t.file_types &&
+          (typeof t.file_types.skip_test !== 'boolean' ||
+            typeof t.file_types.bypass_reason !== 'string')
+        )
+          problems.push(`CDK: ${where}.file_types needs skip_test and bypass_reason`);
+        for (const e of t.empty_streams ?? [])
+          if (typeof e?.name !== 'string') problems.push(`CDK: ${where}.empty_streams needs names`);
+      }
+    }
+    assert.deepEqual(problems, []);
+    // The expected records file is JSON lines (empty here: see the comment in the config).
+    const expected = readRepoFile(sections.basic_read.tests[0].expect_records.path);
+    for (const line of expected.split('\n').filter(Boolean))
+      assert.doesNotThrow(() => JSON.parse(line));
   });
 
   it('every sample config is valid for the spec and the connector', () => {

@@ -225,17 +225,18 @@ describe('apns_delivery_metrics end to end', () => {
     assert.equal(records(old, STREAM).length, expected(daysBetween(OLDEST, YESTERDAY)).length);
   });
 
-  it('full refresh ignores the saved state', async () => {
-    const r = await read(
-      stateOf(YESTERDAY),
-      config,
-      configuredCatalog(
-        { messages: [{ type: 'CATALOG', catalog: discovered }] } as unknown as RunResult,
-        'full_refresh',
-      ),
+  it('full refresh reads everything, or, given a state (a retry attempt), only after it', async () => {
+    const fullRefresh = configuredCatalog(
+      { messages: [{ type: 'CATALOG', catalog: discovered }] } as unknown as RunResult,
+      'full_refresh',
     );
-    assert.equal(r.code, 0);
-    assert.equal(records(r, STREAM).length, expected(daysBetween(OLDEST, YESTERDAY)).length);
+    const fresh = await read(undefined, config, fullRefresh);
+    assert.equal(fresh.code, 0);
+    assert.equal(records(fresh, STREAM).length, expected(daysBetween(OLDEST, YESTERDAY)).length);
+    // No lookback: the days the state covers are not sent again.
+    const resumed = await read(stateOf(addDays(YESTERDAY, -2)), config, fullRefresh);
+    assert.equal(resumed.code, 0);
+    assert.deepEqual(records(resumed, STREAM), expected([addDays(YESTERDAY, -1), YESTERDAY]));
   });
 
   describe('faults', () => {

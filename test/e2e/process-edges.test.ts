@@ -119,6 +119,33 @@ describe('the process edges of the built CLI: stdout closed early, SIGTERM and S
     assert.deepEqual(readdirSync(tmp), []);
   });
 
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} at many moments while records stream: stdout ends on a line boundary`, async () => {
+      const onesignal = { onesignal: full.onesignal };
+      for (const delayMs of [0, 10, 40]) {
+        emu.reset();
+        const { child } = startRead(onesignal, catalogOf('onesignal_message_events'));
+        await until('the first record', () => child.stdout().includes('"type":"RECORD"'));
+        if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        // A reader that lags behind (as the platform may): the pipe is full when the signal comes,
+        // and the connector has a write under way; the reader comes back half a second later.
+        child.proc.stdout!.pause();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        child.proc.kill(signal);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        child.proc.stdout!.resume();
+        await child.exit;
+        const out = child.stdout();
+        assert.ok(out.endsWith('\n'), `${signal} after ${delayMs} ms: a cut last line`);
+        for (const line of out.slice(0, -1).split('\n'))
+          assert.doesNotThrow(
+            () => JSON.parse(line),
+            `${signal} after ${delayMs} ms: ${line.slice(0, 80)}`,
+          );
+      }
+    });
+  }
+
   it('as PID 1 (Docker): SIGTERM is handled, not ignored', { skip: !canBePid1 }, async () => {
     emu.reset();
     const { child, tmp } = startRead(apnsOnly(), catalogOf('apns_delivery_metrics'), {

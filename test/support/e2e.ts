@@ -67,11 +67,25 @@ export class ConnectorSession {
 /** Asserts every stdout line is an Airbyte message that the official protocol schema accepts. */
 export function protocolProblems(r: RunResult): string[] {
   const problems = r.badLines.map((l) => `not JSON: ${l.slice(0, 100)}`);
+  // The protocol forbids a STATE equal to the stream's previous one with records between them.
+  const lastState = new Map<string, { state: string; records: number }>();
   for (const m of r.messages) {
     const ok = ['RECORD', 'STATE', 'LOG', 'SPEC', 'CONNECTION_STATUS', 'CATALOG', 'TRACE'].includes(
       m.type,
     );
     if (!ok) problems.push(`unknown type ${m.type}`);
+    if (m.type === 'RECORD') {
+      const last = lastState.get(m.record?.stream);
+      if (last) last.records++;
+    }
+    if (m.type === 'STATE' && m.state?.stream) {
+      const name = m.state.stream.stream_descriptor?.name;
+      const state = JSON.stringify(m.state.stream.stream_state);
+      const last = lastState.get(name);
+      if (last?.state === state && last.records > 0)
+        problems.push(`${name}: a STATE equal to the previous one, with records between them`);
+      lastState.set(name, { state, records: 0 });
+    }
     if (
       m.type === 'RECORD' &&
       (typeof m.record?.stream !== 'string' ||

@@ -269,9 +269,17 @@ export const SPEC_RULES: Record<string, (root: Schema) => string[]> = {
   datePatterns(root) {
     const problems: string[] = [];
     const datePatterns = [ISO_DATE_PATTERN, CAT_DATE_PATTERN];
+    // Or one that says more: YYYY-MM-DD of real calendar dates only.
+    const calendar = (pattern: unknown) => {
+      if (typeof pattern !== 'string') return false;
+      const re = new RegExp(pattern);
+      return (
+        re.test('2024-02-29') && !['2026-02-29', '2026-13-01', '2026-1-01'].some((d) => re.test(d))
+      );
+    };
     for (const p of properties(root)) {
       const { format, pattern } = p.schema;
-      if (format === 'date' && !datePatterns.includes(pattern as string))
+      if (format === 'date' && !datePatterns.includes(pattern as string) && !calendar(pattern))
         problems.push(`${p.path}: format date without a date pattern`);
       if (format === 'date-time' && pattern !== CAT_DATETIME_PATTERN)
         problems.push(`${p.path}: format date-time without the date-time pattern`);

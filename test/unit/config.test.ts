@@ -5,6 +5,8 @@ import { connectorConfig } from '../../emulator/fixtures';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MIN_REDACTED_LENGTH, secretsOf } from '../../src/airbyte/redact';
 import { loadSpec, parseConfig } from '../../src/config';
+import type { JsonObject } from '../../src/airbyte/protocol';
+import Ajv from 'ajv';
 import { problemsOf } from '../support/config';
 import { readRepoFile, repoPath } from '../support/repo';
 
@@ -15,6 +17,67 @@ const base = (api_url?: string) => ({
     delivery_metrics_token: 'token-12345678',
     api_url,
   },
+});
+
+describe('the spec and the config parser agree', () => {
+  // The spec's schema as a form or CAT applies it: patterns, without ajv's format checks.
+  const ajv = new Ajv({ strict: false, validateFormats: false });
+  const fields = loadSpec().connectionSpecification.properties as Record<string, JsonObject>;
+  const specTakes = (schema: JsonObject, v: string) => ajv.validate(schema, v);
+  const parserTakes = (raw: unknown) => {
+    try {
+      parseConfig(raw);
+      return true;
+    } catch (e) {
+      assert.ok(e instanceof ConnectorError, String(e));
+      return false;
+    }
+  };
+  it('on start_date: a real calendar date, leap days included', () => {
+    const good = ['2026-10-26', '2024-02-29', '2000-02-29', '2026-01-31', '2026-04-30'];
+    const bad = ['2026-13-45', '2026-02-29', '1900-02-29', '2026-04-31', '2026-00-10', '2026-1-05']
+      .concat(['26-10-26', '2026-10-26T00:00:00Z', ''])
+      .map((v) => [v, false] as const);
+    for (const [v, ok] of [...good.map((v) => [v, true] as const), ...bad]) {
+      assert.equal(specTakes(fields.start_date, v), ok, `spec, ${JSON.stringify(v)}`);
+      assert.equal(parserTakes({ ...base(), start_date: v }), ok, `parser, ${JSON.stringify(v)}`);
+    }
+  });
+  it('on api_url: https, or http to a loopback host as written; empty means the default', () => {
+    const good = [
+      'https://proxy.example.com/',
+      'https://api.onesignal.com',
+      'HTTPS://API.EXAMPLE.COM/v1',
+    ]
+      .concat([
+        'https://proxy.example.com:8443/base?x=1',
+        'http://localhost:8080',
+        'http://LOCALHOST',
+      ])
+      .concat(['http://127.0.0.2:9', 'http://[::1]:7/x', '']);
+    const bad = [
+      'http://example.com',
+      'http://10.0.0.1',
+      'ftp://localhost',
+      'not a url',
+      'https://',
+    ]
+      .concat([
+        'https:example.com',
+        'http://127.1',
+        'http://localhost.example.com',
+        'http://u@localhost',
+      ])
+      .concat(['http://127.0.0.1.example.com', 'https://exa mple.com', ' https://example.com']);
+    const cases = [...good.map((v) => [v, true] as const), ...bad.map((v) => [v, false] as const)];
+    for (const provider of ['apns', 'onesignal', 'pushwoosh']) {
+      const schema = (fields[provider].properties as Record<string, JsonObject>).api_url;
+      for (const [v, ok] of cases)
+        assert.equal(specTakes(schema, v), ok, `spec ${provider}.api_url, ${JSON.stringify(v)}`);
+    }
+    for (const [v, ok] of cases)
+      assert.equal(parserTakes(base(v)), ok, `parser, ${JSON.stringify(v)}`);
+  });
 });
 
 describe('parseConfig', () => {

@@ -514,6 +514,17 @@ describe('onesignal_messages records', () => {
     ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T/);
     assert.ok(ajv.validate(schema, record), ajv.errorsText());
   });
+  it('names every platform flag its schema declares, and no other', () => {
+    const flags = ['isIos', 'isAndroid', 'isHuawei', 'isAdm', 'isWP_WNS', 'isChrome']
+      .concat(['isChromeWeb', 'isSafari', 'isFirefox', 'isEdge'])
+      .map((f) => [f, true]);
+    const all = messageRecord('app-1', { ...message, ...Object.fromEntries(flags) });
+    const declared = schemaOf('onesignal_messages').properties.platforms as unknown as Schema;
+    assert.deepEqual(
+      Object.keys(all.platforms as JsonObject).sort(),
+      Object.keys(declared.properties).sort(),
+    );
+  });
   it('keeps the vendor values: times as ISO, a missing time null, platform flags by name', () => {
     const r = messageRecord('app-1', message);
     assert.equal(r.message_sent_at, '2025-11-13T02:13:20.000Z');

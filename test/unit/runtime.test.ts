@@ -12,7 +12,7 @@ import { clip, kindOf, REDACTED, Redactor, secretsOf, shown } from '../../src/ai
 import { loadSpec } from '../../src/config';
 import { snippet } from '../../src/http/client';
 import { jsonSyntaxError } from '../../src/util/json';
-import type { Stream, StreamItem } from '../../src/airbyte/stream';
+import type { ReadContext, Stream, StreamItem } from '../../src/airbyte/stream';
 
 /** Collects what the writer writes, as parsed messages. */
 function sink(): { stream: PassThrough; messages: () => JsonObject[]; text: () => string } {
@@ -233,6 +233,26 @@ describe('MessageWriter', () => {
   });
 });
 
+describe('MessageWriter when the process stops', () => {
+  it('hands nothing more to stdout once the stop begins: what it wrote is whole lines', async () => {
+    const s = sink();
+    const stop = new AbortController();
+    const w = new MessageWriter(s.stream, new Redactor(), stop.signal);
+    await w.record('"a"', { id: 1 }, 1);
+    await w.state({ name: 'a' }, { date: 'd1' }, 1);
+    await w.record('"a"', { id: 2 }, 2);
+    stop.abort();
+    await w.state({ name: 'a' }, { date: 'd2' }, 1);
+    await w.log('INFO', 'after the stop');
+    await w.close();
+    assert.deepEqual(
+      s.messages().map((m) => m.type),
+      ['RECORD', 'STATE'],
+    );
+    assert.ok(s.text().endsWith('\n'));
+  });
+});
+
 describe('MessageWriter on a stream that goes away', () => {
   it('a wait for drain ends when the stream closes, and later output is dropped', async () => {
     let writes = 0;
@@ -317,7 +337,7 @@ describe('state and catalog inputs', () => {
 });
 
 /** An in-memory stream: the unit under test is the runtime around it. */
-function fakeStream(name: string, items: (StreamItem | Error)[]): Stream {
+function fakeStream(name: string, items: (StreamItem | Error)[], seen: ReadContext[] = []): Stream {
   return {
     name,
     primaryKey: [['id']],
@@ -327,7 +347,8 @@ function fakeStream(name: string, items: (StreamItem | Error)[]): Stream {
       if (typeof (s as JsonObject).date !== 'string') throw configError(`bad state of ${name}`);
       return s as JsonObject;
     },
-    async *read() {
+    async *read(ctx) {
+      seen.push(ctx);
       for (const item of items) {
         if (item instanceof Error) throw item;
         yield item;
@@ -359,6 +380,27 @@ async function read(
   );
   await w.close();
   return { ok, messages: s.messages() };
+}
+
+/** Each STATE equal to the stream's previous STATE with records between them (forbidden). */
+function sequentialDuplicates(ms: JsonObject[]): string[] {
+  const last = new Map<string, { state: string; records: number }>();
+  const found: string[] = [];
+  for (const m of ms) {
+    if (m.type === 'RECORD') {
+      const name = (m.record as JsonObject).stream as string;
+      const l = last.get(name);
+      if (l) l.records++;
+    } else if (m.type === 'STATE') {
+      const st = (m.state as JsonObject).stream as JsonObject;
+      const name = (st.stream_descriptor as JsonObject).name as string;
+      const state = JSON.stringify(st.stream_state);
+      const l = last.get(name);
+      if (l && l.state === state && l.records > 0) found.push(`${name} ${state}`);
+      last.set(name, { state, records: 0 });
+    }
+  }
+  return found;
 }
 
 const kinds = (ms: JsonObject[]) =>
@@ -437,14 +479,49 @@ describe('runRead', () => {
       'COMPLETE',
     ]);
   });
-  it('ignores saved state in full refresh', async () => {
+  it('a full refresh given a state (a retry attempt) hands it to the stream and continues after it', async () => {
+    const seen: ReadContext[] = [];
     const { messages } = await read(
-      [fakeStream('a', [rec(1), cp('d1')])],
+      [fakeStream('a', [rec(6), cp('d6')], seen)],
       ['a'],
-      new Map([['a', { date: 'zzz' }]]),
+      new Map([['a', { date: 'd5' }]]),
       'full_refresh',
     );
-    assert.deepEqual(kinds(messages), ['STARTED', 'RUNNING', 'R1', 'Sd1/1', 'COMPLETE']);
+    assert.deepEqual(seen[0].state, { date: 'd5' });
+    assert.equal(seen[0].syncMode, 'full_refresh');
+    assert.deepEqual(kinds(messages), ['STARTED', 'RUNNING', 'R6', 'Sd6/1', 'COMPLETE']);
+    const fresh: ReadContext[] = [];
+    await read([fakeStream('a', [rec(1), cp('d1')], fresh)], ['a'], new Map(), 'full_refresh');
+    assert.equal(fresh[0].state, undefined, 'without a state it starts from the beginning');
+  });
+  it('a full refresh validates its state like an incremental sync', async () => {
+    const { ok, messages } = await read(
+      [fakeStream('a', [rec(1)])],
+      ['a'],
+      new Map([['a', { nope: 1 }]]),
+      'full_refresh',
+    );
+    assert.equal(ok, false);
+    assert.deepEqual(kinds(messages), ['STARTED', 'ERROR:config_error', 'INCOMPLETE']);
+  });
+  it('never ends with a state equal to the last one when records came between', async () => {
+    // The last unit's records do not move the cursor (a lookback day, a message still being
+    // delivered): its checkpoint equals the last state, and is not repeated.
+    const { messages } = await read(
+      [fakeStream('a', [rec(1), cp('d6'), rec(2), cp('d6'), rec(3)])],
+      ['a'],
+      new Map([['a', { date: 'd5' }]]),
+    );
+    assert.deepEqual(kinds(messages), [
+      'STARTED',
+      'RUNNING',
+      'R1',
+      'Sd6/1',
+      'R2',
+      'R3',
+      'COMPLETE',
+    ]);
+    assert.deepEqual(sequentialDuplicates(messages), []);
   });
   it('a failing stream reports its error and INCOMPLETE; the others still run', async () => {
     const boom = new ConnectorError('vendor said no', 'transient_error');

@@ -225,6 +225,8 @@ describe('stream schemas', () => {
       const text = JSON.stringify(schema);
       for (const k of ['"$ref"', '"allOf"', '"not"']) assert.equal(text.includes(k), false, k);
       assert.equal(text.includes('"additionalProperties":false'), false);
+      // CAT: any additionalProperties, at any depth, is true (a schema there is refused too).
+      assert.deepEqual(SPEC_RULES.additionalPropertiesTrue(schema), []);
       for (const [field, p] of Object.entries(schema.properties as Record<string, Schema>)) {
         assert.equal(typeof p.description, 'string', `${name}.${field} has a description`);
         const types = Array.isArray(p.type) ? p.type : [p.type];

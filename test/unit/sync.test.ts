@@ -39,6 +39,42 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
+/** A window's context in an incremental sync, and in a full refresh. */
+const inc = (logger: MemoryLogger) => ({ logger, syncMode: 'incremental' as const });
+const full = (logger: MemoryLogger) => ({ logger, syncMode: 'full_refresh' as const });
+
+describe('TIME_CURSOR', () => {
+  it("reads a time without a zone as UTC, whatever the machine's zone", () => {
+    const saved = process.env.TZ;
+    // Node applies a change of TZ at once.
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      assert.equal(new Date(2026, 0, 1).getTimezoneOffset(), -330, 'the zone took effect');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00'), '2026-11-15T08:30:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30'), '2026-11-15T08:30:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00.250Z'), '2026-11-15T08:30:00.250Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00+05:30'), '2026-11-15T03:00:00.000Z');
+      assert.equal(TIME_CURSOR.normalize('2026-11-15T08:30:00-0100'), '2026-11-15T09:30:00.000Z');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+  it('refuses what is not a real ISO 8601 time', () => {
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2026-11-15T24:00:00Z',
+      '2026-11-15T08:60:00Z',
+      '2026-11-15T08:30:00Z trailing',
+      '2026-11-15',
+      '2026-11-15 08:30:00Z',
+      1763195400,
+      null,
+    ])
+      assert.equal(TIME_CURSOR.normalize(bad), undefined, String(bad));
+  });
+});
+
 describe('DayWindows', () => {
   const TODAY = '2026-11-20';
   // Like Apple: 30 days kept.
@@ -48,7 +84,7 @@ describe('DayWindows', () => {
 
   it('starts a first sync at start_date and ends yesterday', () => {
     const logger = new MemoryLogger();
-    assert.deepEqual(windows('2026-11-01', 3).of('s', undefined, TODAY, logger), {
+    assert.deepEqual(windows('2026-11-01', 3).of('s', undefined, TODAY, inc(logger)), {
       from: '2026-11-01',
       to: '2026-11-19',
     });
@@ -56,7 +92,7 @@ describe('DayWindows', () => {
   });
   it('starts a first sync without start_date at the oldest day the vendor keeps', () => {
     const logger = new MemoryLogger();
-    assert.deepEqual(windows(undefined, 3).of('s', undefined, TODAY, logger), {
+    assert.deepEqual(windows(undefined, 3).of('s', undefined, TODAY, inc(logger)), {
       from: '2026-10-21',
       to: '2026-11-19',
     });
@@ -65,24 +101,27 @@ describe('DayWindows', () => {
   it('starts a later sync lookback days before the first unread day', () => {
     const logger = new MemoryLogger();
     // Cursor 11-15 is the last complete day: 11-16 is the first unread; 3 days before it.
-    assert.deepEqual(windows(undefined, 3).of('s', '2026-11-15', TODAY, logger), {
+    assert.deepEqual(windows(undefined, 3).of('s', '2026-11-15', TODAY, inc(logger)), {
       from: '2026-11-13',
       to: '2026-11-19',
     });
     // Lookback 0 re-reads nothing.
     assert.deepEqual(
-      windows('2026-11-01', 0).of('s', '2026-11-15', TODAY, logger).from,
+      windows('2026-11-01', 0).of('s', '2026-11-15', TODAY, inc(logger)).from,
       '2026-11-16',
     );
     assert.deepEqual(warnings(logger), []);
   });
   it('never starts before start_date, even when the lookback reaches past it', () => {
     const logger = new MemoryLogger();
-    assert.equal(windows('2026-11-14', 5).of('s', '2026-11-15', TODAY, logger).from, '2026-11-14');
+    assert.equal(
+      windows('2026-11-14', 5).of('s', '2026-11-15', TODAY, inc(logger)).from,
+      '2026-11-14',
+    );
   });
   it('clamps an old start_date to the oldest day, with a warning naming it', () => {
     const logger = new MemoryLogger();
-    assert.deepEqual(windows('2026-01-01', 3).of('apns_x', undefined, TODAY, logger), {
+    assert.deepEqual(windows('2026-01-01', 3).of('apns_x', undefined, TODAY, inc(logger)), {
       from: '2026-10-21',
       to: '2026-11-19',
     });
@@ -93,7 +132,7 @@ describe('DayWindows', () => {
   it('clamps an old cursor to the oldest day, with a warning naming cursor and lookback', () => {
     const logger = new MemoryLogger();
     assert.equal(
-      windows(undefined, 3).of('apns_x', '2026-10-22', TODAY, logger).from,
+      windows(undefined, 3).of('apns_x', '2026-10-22', TODAY, inc(logger)).from,
       '2026-10-21',
     );
     assert.deepEqual(warnings(logger), [
@@ -102,16 +141,35 @@ describe('DayWindows', () => {
   });
   it('the oldest day itself is no reason to warn', () => {
     const logger = new MemoryLogger();
-    assert.equal(windows('2026-10-21', 3).of('s', undefined, TODAY, logger).from, '2026-10-21');
-    assert.equal(windows(undefined, 3).of('s', '2026-10-23', TODAY, logger).from, '2026-10-21');
+    assert.equal(
+      windows('2026-10-21', 3).of('s', undefined, TODAY, inc(logger)).from,
+      '2026-10-21',
+    );
+    assert.equal(
+      windows(undefined, 3).of('s', '2026-10-23', TODAY, inc(logger)).from,
+      '2026-10-21',
+    );
+    assert.deepEqual(warnings(logger), []);
+  });
+  it('a full refresh resumed from a state starts the day after its cursor: no lookback', () => {
+    const logger = new MemoryLogger();
+    assert.deepEqual(windows(undefined, 3).of('s', '2026-11-15', TODAY, full(logger)), {
+      from: '2026-11-16',
+      to: '2026-11-19',
+    });
+    // Without a state it starts at the beginning, as a first sync does.
+    assert.equal(
+      windows('2026-11-01', 3).of('s', undefined, TODAY, full(logger)).from,
+      '2026-11-01',
+    );
     assert.deepEqual(warnings(logger), []);
   });
   it('a cursor in the future gives an empty window (from after to)', () => {
     const logger = new MemoryLogger();
-    const w = windows(undefined, 3).of('s', '2026-11-30', TODAY, logger);
+    const w = windows(undefined, 3).of('s', '2026-11-30', TODAY, inc(logger));
     assert.deepEqual(w, { from: '2026-11-28', to: '2026-11-19' });
     assert.ok(w.from > w.to);
-    const fromToday = windows('2026-11-20', 0).of('s', undefined, TODAY, logger);
+    const fromToday = windows('2026-11-20', 0).of('s', undefined, TODAY, inc(logger));
     assert.ok(fromToday.from > fromToday.to, 'start_date today: nothing complete yet');
   });
 });
@@ -130,20 +188,31 @@ describe('timeWindowStart', () => {
   it('starts at start_date, at the cursor minus the lookback, or at the oldest time', () => {
     const logger = new MemoryLogger();
     const start = (startDate: string | undefined, lookbackDays: number, cursor?: string) =>
-      timeWindowStart({ startDate, lookbackDays }, p(cursor), logger).toISOString();
+      timeWindowStart({ startDate, lookbackDays }, p(cursor), inc(logger)).toISOString();
     assert.equal(start('2026-11-10', 2), '2026-11-10T00:00:00.000Z');
     assert.equal(start(undefined, 2, '2026-11-15T08:30:00.000Z'), '2026-11-13T08:30:00.000Z');
     assert.equal(start('2026-11-14', 2, '2026-11-15T08:30:00.000Z'), '2026-11-14T00:00:00.000Z');
     assert.equal(start(undefined, 2), oldest);
     assert.deepEqual(warnings(logger), []);
   });
+  it('a full refresh resumed from a state starts right after its cursor: no lookback', () => {
+    const logger = new MemoryLogger();
+    const cursor = '2026-11-15T08:30:00.000Z';
+    assert.equal(
+      timeWindowStart({ lookbackDays: 2 }, p(cursor), full(logger)).toISOString(),
+      cursor,
+    );
+  });
   it('clamps to the oldest time, warning only beyond a minute of slack', () => {
     const logger = new MemoryLogger();
     const justOlder = new Date(NOW - 30 * DAY_MS - 30_000).toISOString();
-    assert.equal(timeWindowStart({ lookbackDays: 0 }, p(justOlder), logger).toISOString(), oldest);
+    assert.equal(
+      timeWindowStart({ lookbackDays: 0 }, p(justOlder), inc(logger)).toISOString(),
+      oldest,
+    );
     assert.deepEqual(warnings(logger), [], '30 s older is within the slack');
     assert.equal(
-      timeWindowStart({ startDate: '2026-01-01', lookbackDays: 0 }, p(), logger).toISOString(),
+      timeWindowStart({ startDate: '2026-01-01', lookbackDays: 0 }, p(), inc(logger)).toISOString(),
       oldest,
     );
     assert.deepEqual(warnings(logger), [
@@ -152,7 +221,7 @@ describe('timeWindowStart', () => {
   });
   it('names the cursor and lookback when the cursor is what is too old', () => {
     const logger = new MemoryLogger();
-    timeWindowStart({ lookbackDays: 3 }, p('2026-10-22T00:00:00.000Z'), logger);
+    timeWindowStart({ lookbackDays: 3 }, p('2026-10-22T00:00:00.000Z'), inc(logger));
     assert.match(
       warnings(logger)[0],
       /^onesignal app 1: the saved cursor 2026-10-22T00:00:00\.000Z \(minus 3 lookback days\) is older than the 30 days OneSignal keeps/,

@@ -93,7 +93,7 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
             `${def.stream} ${label}`,
             cursor,
             today,
-            ctx.logger,
+            ctx,
             'in one export',
           );
           if (window) units.push({ partition, partitionLabel: label, app, window, channel });

@@ -57,7 +57,7 @@ export async function listApp(
   config: Config,
   onesignal: OneSignalConfig,
   index: number,
-  ctx: Pick<SyncContext, 'cursors' | 'logger'>,
+  ctx: Pick<SyncContext, 'cursors' | 'logger' | 'syncMode'>,
   clock: Clock,
 ): Promise<AppListing> {
   const app = onesignal.apps[index];
@@ -77,7 +77,7 @@ export async function listApp(
       keepDays: RETENTION_DAYS,
       retention: `${RETENTION_DAYS} days OneSignal keeps audience activity`,
     },
-    ctx.logger,
+    ctx,
   );
   const messages = pushOnly(await client.messagesSince(since), client.label, ctx.logger);
   messages.sort((a, b) => a.send_after - b.send_after || (a.id < b.id ? -1 : 1));

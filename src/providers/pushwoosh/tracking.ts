@@ -96,7 +96,7 @@ export function trackingStream(
     const out = new Map<string, Day>();
     for (const app of pushwoosh.application_codes) {
       const label = `${STREAM} application ${app}`;
-      const window = windows.plan(label, ctx.cursors.cursor(app), today, ctx.logger, how);
+      const window = windows.plan(label, ctx.cursors.cursor(app), today, ctx, how);
       if (window) out.set(app, window.from);
     }
     return out;
