@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { parseConfig } from '../../src/config';
+import { QualityReport } from '../../src/decode/quality';
 import { groupByDay, MAX_RECORD_BYTES } from '../../src/providers/apns/day-groups';
 import { broadcastChannel, deliveryMetrics } from '../../src/providers/apns/datasets';
 import { upgradeLegacyState } from '../../src/providers/apns/state';
@@ -163,7 +164,7 @@ describe('an APNs export held in memory', () => {
       lead: { bundle_id: 'com.example.app' },
       window: { from: '2026-11-02', to: '2026-11-03' },
       source: 'test export',
-      ctx: { logger, unknownColumn: () => {} },
+      ctx: { logger, unknownColumn: () => {}, quality: new QualityReport('test', logger) },
     });
   };
 

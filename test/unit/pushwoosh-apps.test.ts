@@ -112,15 +112,15 @@ describe('pushwoosh keys are never null', () => {
     const full = messageLogRecord(
       normalizeMessageLogRow({ ...base, message_code: 'A444-1', message_id: 7, hwid: 'h' }),
       'AAAAA-11111',
-    );
+    ).record;
     assert.deepEqual(key(full), ['AAAAA-11111', 'A444-1', 'h', 'sent', '2026-10-10T00:18:43.000Z']);
     const idOnly = messageLogRecord(
       normalizeMessageLogRow({ ...base, message_id: '123' }),
       'AAAAA-11111',
-    );
+    ).record;
     assert.equal(idOnly.message_code, 'id:123');
     assert.equal(idOnly.message_id, 123);
-    const bare = messageLogRecord(normalizeMessageLogRow(base), 'AAAAA-11111');
+    const bare = messageLogRecord(normalizeMessageLogRow(base), 'AAAAA-11111').record;
     assert.deepEqual(key(bare), ['AAAAA-11111', '', '', 'sent', '2026-10-10T00:18:43.000Z']);
     assert.equal(bare.app_code, 'AAAAA-11111');
   });
