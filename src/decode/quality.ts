@@ -9,8 +9,9 @@ import { DecodeError } from './errors';
 
 /**
  * A file fails once at least this many of its rows had a value that could not be converted and
- * they are more than half of the rows read so far: a file in which most rows fail is always an
- * error, and one that starts that way fails at once instead of after all of its rows.
+ * they are more than half of the rows converted so far (rows skipped unread, e.g. of another
+ * application, do not count): a file in which most rows fail is always an error, and one that
+ * starts that way fails at once instead of after all of its rows.
  */
 export const MIN_FAILED_ROWS = 10;
 /** Problems logged one by one per stream and sync; the summary counts them all. */
@@ -58,8 +59,9 @@ export class QualityReport {
 
 /** Counts one file's rows and failed rows, and fails the file when most of its rows fail. */
 export class FileQuality {
-  /** Data rows so far (the header excluded), serialized or skipped. */
+  /** Data rows so far (the header excluded), serialized or skipped: the current row's number. */
   rows = 0;
+  private skipped = 0;
   private failedRows = 0;
   private firstProblem = '';
 
@@ -71,6 +73,7 @@ export class FileQuality {
   /** A row that was read but not serialized (e.g. another application's), to keep row numbers. */
   skip(): void {
     this.rows++;
+    this.skipped++;
   }
 
   /** The current row had `fields` nulled for `problems`; throws when most rows so far failed. */
@@ -78,9 +81,10 @@ export class FileQuality {
     this.failedRows++;
     if (!this.firstProblem) this.firstProblem = problems[0] ?? '';
     this.report?.note(this.source, this.rows, fields, problems);
-    if (this.failedRows >= MIN_FAILED_ROWS && this.failedRows * 2 > this.rows) {
+    const converted = this.rows - this.skipped;
+    if (this.failedRows >= MIN_FAILED_ROWS && this.failedRows * 2 > converted) {
       throw new DecodeError(
-        `${this.source}: ${this.failedRows} of the first ${this.rows} data rows have values that ` +
+        `${this.source}: ${this.failedRows} of the first ${converted} data rows have values that ` +
           `cannot be converted (the first: ${this.firstProblem}). That is most of the file, which ` +
           'means its format changed, not a few bad values: the file is not synced. Please report it.',
       );

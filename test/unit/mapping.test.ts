@@ -327,6 +327,10 @@ describe('RecordMapping', () => {
     quality.skip();
     toJson(['a', 'x', '']);
     assert.match(logger.lines[0].message, /F, data row 2:/);
+    // Skipped rows were not converted: they do not dilute the share of failed rows.
+    for (let i = 0; i < 100; i++) quality.skip();
+    for (let i = 0; i < MIN_FAILED_ROWS - 2; i++) toJson(['a', 'x', '']);
+    assert.throws(() => toJson(['a', 'x', '']), /F: 10 of the first 10 data rows have values/);
   });
   it('an error that is not a conversion still fails the row', () => {
     const boom: JsonConverter = () => {
