@@ -388,7 +388,9 @@ describe('pushwoosh_tracking end to end', () => {
         ['bad_crc', /the zip file is corrupt: entry 1 fails its CRC-32 check/],
         ['truncated_archive', /the zip file is truncated \(incomplete\)/],
       ] as const) {
-        emu.inject({ kind: 'malformed_zip', variant });
+        // Every day's file (days are fetched ahead, in any order), so the first day read fails.
+        emu.reset();
+        emu.inject({ kind: 'malformed_zip', variant, times: 10 });
         const r = await read('tracking_log', stateOf(YESTERDAY));
         assert.equal(r.code, 1, variant);
         assert.match(errorsOf(r)[0].message, message);
