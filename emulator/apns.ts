@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { addDays, daysBetween, dayOf, isValidDay } from '../src/util/time';
-import { pickVariant } from './server';
+import { FOREIGN_TEXT, pickVariant } from './server';
 import type {
   ApnsTeamFixture,
   EmuRequest,
@@ -252,6 +252,27 @@ function applyDefect(
       for (const r of t.rows)
         r.cells.push(REGIONS[hash('region', seed, ...r.cells) % REGIONS.length]);
       break;
+    case 'mostly_bad': {
+      const c = col(dataset === 'deliverymetrics' ? 'Count' : 'Broadcasts Published');
+      t.rows.forEach((r, i) => {
+        if (i % 4 !== 0) r.cells[c] = '12x';
+      });
+      break;
+    }
+    case 'environment_column': {
+      // Apple adds a column and splits each count by it: rows then differ only there.
+      const c = col('Count');
+      t.header.push('Environment');
+      t.rows = t.rows.flatMap((r) => {
+        const n = Number(r.cells[c]);
+        const production = { day: r.day, cells: [...r.cells, 'Production'] };
+        production.cells[c] = String(Math.ceil(n / 2));
+        const development = { day: r.day, cells: [...r.cells, 'Development'] };
+        development.cells[c] = String(Math.floor(n / 2));
+        return [production, development];
+      });
+      break;
+    }
     case 'missing_column': {
       const c = col(dataset === 'deliverymetrics' ? 'Count' : 'Total Subscriptions');
       t.header.splice(c, 1);
@@ -266,6 +287,8 @@ function applyDefect(
  * a deterministic non-date order. `defect` plants one malformed_csv defect.
  */
 export function apnsCsv(spec: ApnsExportSpec, defect?: MalformedCsvVariant): string {
+  if (defect === 'empty_body') return '';
+  if (defect === 'foreign_text') return FOREIGN_TEXT;
   const t = buildTable(spec);
   if (defect && t.rows.length > 0) applyDefect(t, spec.dataset, defect, spec.teamId);
   const lines = [t.header, ...t.rows.map((r) => r.cells)].map((cells) => cells.join(','));

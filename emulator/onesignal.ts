@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { onesignalFixture } from './fixtures';
-import { pickVariant } from './server';
+import { FOREIGN_TEXT, pickVariant } from './server';
 import type {
   EmuRequest,
   EmuResponse,
@@ -104,6 +104,9 @@ const ONESIGNAL_DEFECTS: readonly MalformedCsvVariant[] = [
   'extra_column',
   'missing_column',
   'short_file',
+  'empty_body',
+  'foreign_text',
+  'mostly_bad',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +325,7 @@ function* csvChunks(
     // Only failure_message can need quoting; testing every cell would cost a regex each.
     if (cells[9]) cells[9] = csvCell(cells[9]);
     let prefix = '';
+    if (defect === 'mostly_bad' && i % 4 !== 0) cells[3] = 'yesterday-ish';
     if (i === mid) {
       if (defect === 'bad_timestamp') cells[3] = 'yesterday-ish';
       else if (defect === 'bad_date') cells[3] = '2026-13-45 13:01:01 UTC';
@@ -837,6 +841,16 @@ export class OneSignalModule implements RouteModule {
     const defect = this.ctx.faults.take(['malformed_csv'], (f) =>
       ONESIGNAL_DEFECTS.includes(f.variant),
     );
+    const served = (body: string): EmuResponse => ({
+      status: 200,
+      headers: { 'content-type': 'application/gzip' },
+      body,
+      onSent: () => {
+        if (job.app.account.running === job) job.app.account.running = undefined;
+      },
+    });
+    if (defect?.variant === 'empty_body') return served('');
+    if (defect?.variant === 'foreign_text') return served(FOREIGN_TEXT);
     let path = job.file.path;
     if (defect) {
       const bad = this.generate(job.app.fixture.appId, job.message, defect.variant);

@@ -10,7 +10,7 @@ import type {
   RouteMatch,
   RouteModule,
 } from './server';
-import { pickVariant, routeMatches } from './server';
+import { FOREIGN_TEXT, pickVariant, routeMatches } from './server';
 import { makeZip, patchEntry } from './zip';
 
 /**
@@ -104,6 +104,10 @@ const MALFORMED_ZIP_VARIANTS: MalformedZipVariant[] = [
   'truncated_archive',
   'bad_payload',
   'bad_timestamp',
+  'empty_body',
+  'foreign_text',
+  'bad_timestamps',
+  'two_entries',
 ];
 
 /** Checks the Pushwoosh fault kinds' own fields (validateFault has checked `kind` and `times`). */
@@ -487,7 +491,7 @@ function fileEvents(apps: readonly string[], day: string, count: number, cutoffM
   return eventsOf(apps, day, count).filter((e) => e.ms <= cutoffMs);
 }
 
-export type PushwooshCsvDefect = 'bad_payload' | 'bad_timestamp';
+export type PushwooshCsvDefect = 'bad_payload' | 'bad_timestamp' | 'bad_timestamps';
 
 /**
  * The CSV inside the ZIP: LF line ends, UTF-8 without BOM, `//` header; the rows of every
@@ -506,7 +510,15 @@ export function pushwooshTrackingCsv(
     return { e, cells, quoteTs: e.quotedTimestamp };
   });
   const first = lines.filter((l) => l.e.app === list[0]);
-  if (options.defect && first.length > 0) {
+  if (options.defect === 'bad_timestamps') {
+    // Three rows in four: a format change, not a bad cell.
+    lines.forEach((l, i) => {
+      if (i % 4 !== 0) {
+        l.cells[0] = '20/04/2021';
+        l.quoteTs = false;
+      }
+    });
+  } else if (options.defect && first.length > 0) {
     const seed = hash('pw-defect', list[0], day, options.defect);
     if (options.defect === 'bad_timestamp') {
       const l = first[seed % first.length];
@@ -539,8 +551,21 @@ export function pushwooshZip(
   name: string,
   content: Buffer,
   date: Date,
-  damage?: Exclude<MalformedZipVariant, 'bad_payload' | 'bad_timestamp'>,
+  damage?: 'truncated_entry' | 'bad_crc' | 'truncated_archive' | 'two_entries',
 ): Buffer {
+  if (damage === 'two_entries') {
+    // Each part has the header; the rows are split between them, in order.
+    const [header, ...rows] = content.toString('utf8').replace(/\n$/, '').split('\n');
+    const half = Math.ceil(rows.length / 2);
+    const part = (r: string[]) => [header, ...r].join('\n') + '\n';
+    return makeZip(
+      {
+        [name.replace(/\.csv$/, '_1.csv')]: part(rows.slice(0, half)),
+        [name.replace(/\.csv$/, '_2.csv')]: part(rows.slice(half)),
+      },
+      { mtime: date },
+    );
+  }
   if (damage === 'truncated_entry') {
     const deflated = deflateRawSync(content);
     const cut = deflated.subarray(0, Math.max(1, Math.floor(deflated.length / 2)));
@@ -593,7 +618,6 @@ const v2Error = (status: number, message: string) => jsonResponse(status, { erro
 const PENDING_ANSWERS = {
   status210: () => argumentError(PUSHWOOSH_PENDING_MESSAGE),
   status210Processing: () => argumentError('Request is being processed'),
-  status210Argument: () => argumentError(PUSHWOOSH_DEFAULT_ARGUMENT_ERROR),
   status202: () => envelope(202, 'Accepted', null),
   status0: () => envelope(0, '', null),
   status100: () => envelope(100, 'Continue', null),
@@ -917,30 +941,34 @@ export class PushwooshModule implements RouteModule {
     if (!job || job.pendingLeft > 0) return notFoundXml();
     const fault = this.ctx.faults.take(['malformed_zip']);
     const variant: MalformedZipVariant | undefined = fault?.variant;
-    const rowDefect = variant === 'bad_payload' || variant === 'bad_timestamp';
+    const headers = {
+      'content-type': 'application/zip',
+      'content-disposition': `attachment; filename="${job.id}.zip"`,
+    };
+    if (variant === 'empty_body') return { status: 200, headers, body: '' };
+    if (variant === 'foreign_text') return { status: 200, headers, body: FOREIGN_TEXT };
+    const rowDefect =
+      variant === 'bad_payload' || variant === 'bad_timestamp' || variant === 'bad_timestamps'
+        ? variant
+        : undefined;
     const csv = pushwooshTrackingCsv(
       pushwooshApplications(job.account),
       job.day,
       this.eventsPerDay,
-      {
-        cutoffMs: job.createdAt.getTime(),
-        defect: rowDefect ? variant : undefined,
-      },
+      { cutoffMs: job.createdAt.getTime(), defect: rowDefect },
     );
     const zip = pushwooshZip(
       PUSHWOOSH_TRACKING_ENTRY,
       Buffer.from(csv, 'utf8'),
       job.createdAt,
-      rowDefect ? undefined : variant,
+      variant === 'truncated_entry' ||
+        variant === 'bad_crc' ||
+        variant === 'truncated_archive' ||
+        variant === 'two_entries'
+        ? variant
+        : undefined,
     );
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'application/zip',
-        'content-disposition': `attachment; filename="${job.id}.zip"`,
-      },
-      body: zip,
-    };
+    return { status: 200, headers, body: zip };
   }
 
   private messageLog(req: EmuRequest, flavor: 'v2' | 'json'): EmuResponse {

@@ -87,7 +87,15 @@ export type MalformedCsvVariant =
   | 'missing_column'
   | 'bad_timestamp'
   /** The file holds a tenth of the rows its message's counts promise. */
-  | 'short_file';
+  | 'short_file'
+  /** A 200 with an empty body: not even a header row (a cut answer, an unwritten object). */
+  | 'empty_body'
+  /** A text that is not the export at all (an error page, a credential) instead of the file. */
+  | 'foreign_text'
+  /** Most rows have a value that does not convert (a count or time), as after a format change. */
+  | 'mostly_bad'
+  /** APNs delivery metrics: an extra `Environment` column splits each row in two. */
+  | 'environment_column';
 
 export type Fault =
   | { kind: 'rate_limit'; route: string; times?: number; retryAfterSeconds?: number }
@@ -113,7 +121,22 @@ export type Fault =
   | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
 
 export type MalformedZipVariant =
-  'truncated_entry' | 'bad_crc' | 'truncated_archive' | 'bad_payload' | 'bad_timestamp';
+  | 'truncated_entry'
+  | 'bad_crc'
+  | 'truncated_archive'
+  | 'bad_payload'
+  | 'bad_timestamp'
+  /** A 200 with an empty body instead of the ZIP. */
+  | 'empty_body'
+  /** A text that is not the export (see FOREIGN_TEXT) instead of the ZIP. */
+  | 'foreign_text'
+  /** Most rows' timestamps cannot be read. */
+  | 'bad_timestamps'
+  /** The CSV split into two entries, each with the header. */
+  | 'two_entries';
+
+/** What `foreign_text` serves: secret-looking text that must never appear in an error. */
+export const FOREIGN_TEXT = 'sk_live_FOREIGN7c0ffee1dea5ecret9Z;token=AAAA-BBBB-CCCC\n';
 
 export type RedirectStatus = 301 | 302 | 303 | 307 | 308;
 const REDIRECT_STATUSES: readonly number[] = [301, 302, 303, 307, 308];
@@ -184,6 +207,10 @@ const MALFORMED_VARIANTS: MalformedCsvVariant[] = [
   'missing_column',
   'bad_timestamp',
   'short_file',
+  'empty_body',
+  'foreign_text',
+  'mostly_bad',
+  'environment_column',
 ];
 
 /** The entry of `table` that an emulator option names; its first entry when the option is unset. */

@@ -46,7 +46,10 @@ export class MessageWriter {
     return this.drain;
   }
 
-  /** Emits a RECORD whose data is already serialized. */
+  /**
+   * Emits a RECORD whose data is already serialized: `dataJson` is a RecordText (see
+   * src/decode/records.ts), the data's JSON, followed by `,"meta":{…}` when a value was nulled.
+   */
   recordJson(streamJson: string, dataJson: string, emittedAt: number): Promise<void> | undefined {
     const line = `{"type":"RECORD","record":{"stream":${streamJson},"data":${dataJson},"emitted_at":${emittedAt}}}\n`;
     this.chunks.push(line);

@@ -22,6 +22,8 @@ export interface CsvOptions {
   onUnknownColumn?: (header: string) => void;
   /** Stripped from the first header cell when it starts with it (a header written as a comment). */
   headerPrefix?: string;
+  /** Called with the header's cells once it is read and checked. */
+  onHeader?: (headers: readonly string[]) => void;
 }
 
 export const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
@@ -31,7 +33,6 @@ export const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
  * quote, a wrong delimiter): it fails early instead of growing memory.
  */
 const RECORD_BOUND_IN_FIELDS = 16;
-const MAX_LISTED_HEADERS = 50;
 
 const QUOTE = 34;
 const LF = 10;
@@ -149,7 +150,7 @@ class Tokenizer {
           const c = s.charCodeAt(p);
           if (p < n && c !== D && c !== LF && c !== CR) {
             throw new DecodeError(
-              `line ${this.recordLine + this.newlines}: a quoted field is followed by ${quoteValue(s[p])} instead of a delimiter or a line end`,
+              `line ${this.recordLine + this.newlines}: a quoted field is followed by another character instead of a delimiter or a line end`,
             );
           }
         }
@@ -255,6 +256,8 @@ class CsvReader {
   private readonly safeFieldLength: number;
   private readonly columnByKey = new Map<string, number>();
   private headers: string[] | null = null;
+  /** Per column of the file, the declared header it matches (quoted), or `#n`: never file text. */
+  private names: string[] = [];
   private width = 0;
   /** Per declared column, its index in the file's records, or -1. */
   positions: number[] = [];
@@ -289,6 +292,11 @@ class CsvReader {
           `${this.source}: the file ends inside a quoted field: the record starting at line ${line} opens a quote that is never closed`,
         ),
     );
+  }
+
+  /** Whether a header row was read. */
+  get hasHeader(): boolean {
+    return this.headers !== null;
   }
 
   /** True for a data row (checked); false for the header, which it reads. */
@@ -334,7 +342,7 @@ class CsvReader {
       } else if (at[c] !== -1) {
         throw new DecodeError(
           `${this.source}: line ${line}: the header has column ` +
-            `${quoteValue(this.opts.columns[c].header)} twice (${quoteValue(headers[at[c]])} and ${quoteValue(header)})`,
+            `${quoteValue(this.opts.columns[c].header)} twice (columns ${at[c] + 1} and ${i + 1})`,
         );
       } else {
         at[c] = i;
@@ -342,23 +350,32 @@ class CsvReader {
     });
     const missing = this.opts.columns.filter((column, c) => column.required && at[c] === -1);
     if (missing.length > 0) {
-      const found = headers.slice(0, MAX_LISTED_HEADERS).map(quoteValue).join(', ');
-      const more = headers.length > MAX_LISTED_HEADERS ? `, … (${headers.length} in all)` : '';
+      // The file's own cells are not quoted: a file that is not the export (an error page, a
+      // credential) has its first line here. The columns it has of ours say enough.
+      const known = this.opts.columns
+        .filter((_, c) => at[c] !== -1)
+        .map((c) => quoteValue(c.header));
       throw new DecodeError(
         `${this.source}: missing required column${missing.length > 1 ? 's' : ''} ` +
           `${missing.map((column) => quoteValue(column.header)).join(', ')}; ` +
-          `the header (line ${line}) has: ${found || 'no columns'}${more}`,
+          `the header (line ${line}) has ${headers.length} column${headers.length === 1 ? '' : 's'}, ` +
+          (known.length ? `of which these are known: ${known.join(', ')}` : 'none of them known') +
+          '. Is the file an export of this kind at all?',
       );
     }
     this.positions = at;
     this.headers = headers;
+    this.names = headers.map((_, i) => `#${i + 1}`);
+    at.forEach((i, c) => {
+      if (i !== -1) this.names[i] = quoteValue(this.opts.columns[c].header);
+    });
     this.width = headers.length;
+    this.opts.onHeader?.(headers);
     if (this.opts.onUnknownColumn) for (const header of unknown) this.opts.onUnknownColumn(header);
   }
 
   private columnName(index: number): string {
-    const header = this.headers?.[index];
-    return header === undefined ? `#${index + 1}` : quoteValue(header);
+    return this.names[index] ?? `#${index + 1}`;
   }
 }
 
@@ -412,7 +429,22 @@ export async function* csvRows(
   let tail = decoder.end();
   if (first && tail.charCodeAt(0) === 0xfeff) tail = tail.slice(1);
   wrap(tail, true);
+  if (!reader.hasHeader) throw noHeader(reader.source);
   if (batch.length) yield batch;
+}
+
+/**
+ * Every vendor's file starts with a header, so a header-only file is a valid empty export; a file
+ * without one is a cut answer, a glitch or an object read before it was written. Taking it as
+ * "no data" would checkpoint days that were never read; a retry may well get the whole file.
+ */
+function noHeader(source: string): DecodeError {
+  return new DecodeError(
+    `${source}: the file has no header row (it is empty or holds only blank lines). ` +
+      'An export always has one, so the download is taken as incomplete, not as "no data"; ' +
+      'nothing of it is checkpointed, and a retry may get the whole file.',
+    'transient_error',
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { checkMaxBytes, decompress, readHead, sniffCompression } from './decompress';
-import { openZipEntry } from './zip';
+import { openZipEntries, openZipEntry } from './zip';
 
 export interface OpenOptions {
   /** Content-Encoding of the HTTP response, if any ("gzip"). */
@@ -34,4 +34,36 @@ export async function openDecompressed(path: string, opts: OpenOptions): Promise
   }
   const file = createReadStream(path, { highWaterMark: opts.highWaterMark });
   return decompress(file, { compression, maxBytes, source });
+}
+
+/** A part of a downloaded file: the file itself, or one entry of a zip that holds several. */
+export interface FilePart {
+  /** `zip entry 2 of 3` when the file has several parts, for error messages. */
+  label?: string;
+  bytes: Readable;
+}
+
+/**
+ * Like openDecompressed, but a zip yields every entry to read (by default every CSV file), one
+ * after the other; any other file is one part.
+ */
+export async function* openDecompressedParts(
+  path: string,
+  opts: OpenOptions,
+): AsyncGenerator<FilePart> {
+  checkMaxBytes(opts);
+  const { maxBytes, source } = opts;
+  const zip =
+    !/^(x-)?gzip$/i.test(opts.contentEncoding ?? '') &&
+    sniffCompression(await readHead(path, 4)) === 'zip';
+  if (!zip) {
+    yield { bytes: await openDecompressed(path, opts) };
+    return;
+  }
+  for await (const part of openZipEntries(path, opts)) {
+    yield {
+      label: part.count > 1 ? `zip entry ${part.index} of ${part.count}` : undefined,
+      bytes: decompress(part.data, { compression: 'none', maxBytes, source }),
+    };
+  }
 }

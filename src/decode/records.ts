@@ -1,11 +1,16 @@
 import type { JsonObject } from '../airbyte/protocol';
 import type { CsvColumn } from './csv';
+import { DecodeError } from './errors';
+import { FileQuality } from './quality';
 import { parseCount, parseDay, parseTimestamp } from './values';
 
 /** A CSV value as the tokenizer gives it: `undefined` when the file lacks the column. */
 export type Raw = string | undefined;
 
-/** Turns a raw value into the JSON text of a field's value; throws a DecodeError quoting it. */
+/**
+ * Turns a raw value into the JSON text of a field's value; a value it cannot convert throws a
+ * DecodeError that names the column and what was expected (never the value: it may be personal).
+ */
 export type JsonConverter = (raw: Raw, column: string) => string;
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
@@ -53,6 +58,11 @@ export interface FieldMap {
   fragment(raw: Raw): string;
 }
 
+/** `"a":null,"b":null`: a FieldMap's fields when its value could not be converted. */
+function nulled(m: FieldMap): string {
+  return m.fields.map((f) => `${JSON.stringify(f)}:null`).join(',');
+}
+
 /** A column that fills one field through a converter. */
 export function field(
   name: string,
@@ -98,20 +108,77 @@ export class RecordMapping {
   }
 
   /**
-   * A function from a row (in `columns` order) to its record's JSON text: `lead` fields first,
-   * then the mapped ones, then `tail`. Records are serialized here, not by JSON.stringify: this
-   * runs for every row of multi-million-row exports.
+   * A function from a row (in `columns` order) to its record's text: the data's JSON, `lead`
+   * fields first, then the mapped ones, then `tail`. Records are serialized here, not by
+   * JSON.stringify: this runs for every row of multi-million-row exports.
+   *
+   * A value its converter rejects is written `null`, and the text then goes on with the record's
+   * `meta` (see `RecordText`); `quality` counts the rows and such cells, logs the first ones and
+   * fails the file when most rows fail. Callers that skip a row without serializing it tell
+   * `quality` (`skip`), so that rows keep their numbers in the file.
    */
-  serializer(lead: JsonObject = {}, tail: JsonObject = {}): (row: Raw[]) => string {
+  serializer(
+    lead: JsonObject = {},
+    tail: JsonObject = {},
+    quality: FileQuality = new FileQuality('a file'),
+  ): (row: Raw[]) => RecordText {
     const inner = (o: JsonObject) => JSON.stringify(o).slice(1, -1);
     const prefix = `{${inner(lead)}${Object.keys(lead).length ? ',' : ''}`;
     const suffix = `${Object.keys(tail).length ? ',' : ''}${inner(tail)}}`;
-    const frags = this.maps.map((m) => m.fragment);
+    const maps = this.maps;
+    const frags = maps.map((m) => m.fragment);
     const n = frags.length;
+    /** The row again, field by field: the rare path of a row with a value that does not convert. */
+    const slow = (row: Raw[]): RecordText => {
+      let s = prefix;
+      const changed: string[] = [];
+      const problems: string[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i > 0) s += ',';
+        try {
+          s += frags[i](row[i]);
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err;
+          s += nulled(maps[i]);
+          changed.push(...maps[i].fields);
+          problems.push(err.message);
+        }
+      }
+      quality.failedRow(changed, problems);
+      return s + suffix + metaOf(changed);
+    };
     return (row) => {
-      let s = prefix + frags[0](row[0]);
-      for (let i = 1; i < n; i++) s += ',' + frags[i](row[i]);
-      return s + suffix;
+      quality.rows++;
+      try {
+        let s = prefix + frags[0](row[0]);
+        for (let i = 1; i < n; i++) s += ',' + frags[i](row[i]);
+        return s + suffix;
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        return slow(row);
+      }
     };
   }
+}
+
+/**
+ * A record as the runtime writes it: its `data` as JSON text, followed, only when a value was
+ * changed on the way, by `,"meta":{"changes":[…]}`. That is the RECORD message's members from
+ * `data` to `emitted_at`, so the writer splices it in as it is and a clean record costs nothing.
+ */
+export type RecordText = string;
+
+/** The members that follow a record's data when `fields` were nulled (empty: none). */
+export function metaOf(fields: readonly string[]): string {
+  if (fields.length === 0) return '';
+  const changes = fields.map(
+    (f) => `{"field":${JSON.stringify(f)},"change":"NULLED","reason":"SOURCE_SERIALIZATION_ERROR"}`,
+  );
+  return `,"meta":{"changes":[${changes.join(',')}]}`;
+}
+
+/** A record's text split into its data and its meta (for tests and tools; the hot path never parses). */
+export function parseRecordText(text: RecordText): { data: JsonObject; meta?: JsonObject } {
+  const wrapped = JSON.parse(`{"data":${text}}`) as { data: JsonObject; meta?: JsonObject };
+  return wrapped.meta ? { data: wrapped.data, meta: wrapped.meta } : { data: wrapped.data };
 }

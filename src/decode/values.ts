@@ -1,4 +1,4 @@
-import { DecodeError, quoteValue } from './errors';
+import { DecodeError } from './errors';
 
 /*
  * Converters for raw CSV strings. They run for every field of every row, so they scan characters
@@ -19,10 +19,9 @@ const LOWER_T = 116;
 const UPPER_Z = 90;
 const LOWER_Z = 122;
 
-function invalid(column: string, expected: string, raw: string): DecodeError {
-  return new DecodeError(
-    `column ${JSON.stringify(column)}: expected ${expected}, got ${quoteValue(raw)}`,
-  );
+/** Names the column and what it should hold, never the value: a cell may be personal data. */
+function invalid(column: string, expected: string): DecodeError {
+  return new DecodeError(`column ${JSON.stringify(column)}: expected ${expected}`);
 }
 
 function isSpace(c: number): boolean {
@@ -72,18 +71,18 @@ export function parseCount(
     if (d < 0 || d > 9) break;
     value = value * 10 + d;
   }
-  if (i === start) throw invalid(column, 'a whole number', raw);
+  if (i === start) throw invalid(column, 'a whole number');
   if (i < end) {
     // "12.0" is a whole number written by a float-minded exporter; "12." and "12.5" are not.
-    if (raw.charCodeAt(i) !== DOT || i + 1 === end) throw invalid(column, 'a whole number', raw);
+    if (raw.charCodeAt(i) !== DOT || i + 1 === end) throw invalid(column, 'a whole number');
     for (i++; i < end; i++) {
-      if (raw.charCodeAt(i) !== ZERO) throw invalid(column, 'a whole number', raw);
+      if (raw.charCodeAt(i) !== ZERO) throw invalid(column, 'a whole number');
     }
   }
-  if (value > Number.MAX_SAFE_INTEGER) throw invalid(column, 'a whole number below 2^53', raw);
+  if (value > Number.MAX_SAFE_INTEGER) throw invalid(column, 'a whole number below 2^53');
   if (negative && value !== 0) {
     if (value === 1 && opts?.minusOneIsNull) return null;
-    throw invalid(column, 'a count (a whole number >= 0)', raw);
+    throw invalid(column, 'a count (a whole number >= 0)');
   }
   return value;
 }
@@ -200,7 +199,7 @@ function pad4(n: number): string {
  */
 export function parseDay(raw: string, column: string): string {
   const s = trimmed(raw);
-  if (!scanDateTime(s)) throw invalid(column, 'a date (YYYY-MM-DD)', raw);
+  if (!scanDateTime(s)) throw invalid(column, 'a date (YYYY-MM-DD)');
   if (s.length === 10 && s.charCodeAt(4) === MINUS) return s;
   return `${pad4(scanned.year)}-${pad2(scanned.month)}-${pad2(scanned.day)}`;
 }
@@ -220,7 +219,7 @@ export function parseTimestamp(raw: string, column: string): string | null {
     const epoch = unixDigits(s);
     if (epoch >= 0) return isoFromMillis(n === 10 ? epoch * 1000 : epoch);
   }
-  if (!scanDateTime(s) || !scanned.hasTime) throw invalid(column, 'a timestamp', raw);
+  if (!scanDateTime(s) || !scanned.hasTime) throw invalid(column, 'a timestamp');
   if (scanned.offset === 0) {
     // The common case: the fields are already UTC, so just lay them out.
     const date =
@@ -230,7 +229,7 @@ export function parseTimestamp(raw: string, column: string): string | null {
     return `${date}T${s.slice(11, 16)}:${pad2(scanned.second)}.${scanned.millis}Z`;
   }
   const ms = utcMillis() - scanned.offset * 60_000;
-  if (!(Math.abs(ms) <= MAX_UNIX_MILLIS)) throw invalid(column, 'a timestamp', raw);
+  if (!(Math.abs(ms) <= MAX_UNIX_MILLIS)) throw invalid(column, 'a timestamp');
   return isoFromMillis(ms);
 }
 

@@ -3,7 +3,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as yauzl from 'yauzl';
 import { readHead, sniffCompression } from './decompress';
-import { DecodeError, quoteValue } from './errors';
+import { DecodeError } from './errors';
 import { tooLarge } from './limit';
 
 /*
@@ -13,7 +13,8 @@ import { tooLarge } from './limit';
 
 const STORED = 0;
 const DEFLATED = 8;
-const MAX_LISTED_ENTRIES = 20;
+/** Bound on the entries read from one archive: an export is one file, or a few parts. */
+const MAX_ENTRIES = 1000;
 
 export interface ZipOptions {
   source: string;
@@ -36,47 +37,101 @@ export function isCsvEntry(name: string): boolean {
  * stays open until the stream ends or is destroyed.
  */
 export async function openZipEntry(path: string, opts: ZipOptions): Promise<Readable> {
-  const zip = await yauzl
-    .openPromise(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true })
-    .catch(async (err: unknown) => {
-      throw await openError(path, opts.source, err);
-    });
+  const zip = await openZip(path, opts.source);
   try {
-    const entry = await findEntry(zip, opts);
-    const data = await zip.openReadStreamPromise(entry).catch((err: unknown) => {
-      throw archiveError(opts.source, err);
-    });
-    return checked(data, entry, opts.source);
+    const [first] = await chosenEntries(zip, opts);
+    return await openEntry(zip, first, opts.source);
   } finally {
     // An open entry stream keeps the file open until it is done.
     zip.close();
   }
 }
 
-async function findEntry(zip: yauzl.ZipFile, opts: ZipOptions): Promise<yauzl.Entry> {
+/** One entry of an archive being read: its place among the chosen entries, and its bytes. */
+export interface ZipPart {
+  /** 1-based, in archive order, among the entries read. */
+  index: number;
+  count: number;
+  data: Readable;
+}
+
+/**
+ * Every chosen entry of the zip at `path` (default: every CSV file), one after the other in
+ * archive order: an entry is opened when the consumer asks for the next one, so one is read at a
+ * time. A vendor that splits a big export into parts has all of them read, not just the first.
+ */
+export async function* openZipEntries(path: string, opts: ZipOptions): AsyncGenerator<ZipPart> {
+  const zip = await openZip(path, opts.source);
+  let current: Readable | undefined;
+  try {
+    const entries = await chosenEntries(zip, opts);
+    // Their sum is bound too: the parts of one export share its limit.
+    const total = entries.reduce((n, e) => n + e.uncompressedSize, 0);
+    if (total > opts.maxBytes) throw tooLarge(opts.source, opts.maxBytes);
+    for (const [i, entry] of entries.entries()) {
+      current = await openEntry(zip, entry, opts.source);
+      yield { index: i + 1, count: entries.length, data: current };
+      current.destroy();
+    }
+  } finally {
+    current?.destroy();
+    zip.close();
+  }
+}
+
+async function openZip(path: string, source: string): Promise<yauzl.ZipFile> {
+  return yauzl
+    .openPromise(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true })
+    .catch(async (err: unknown) => {
+      throw await openError(path, source, err);
+    });
+}
+
+async function openEntry(zip: yauzl.ZipFile, entry: Chosen, source: string): Promise<Readable> {
+  const data = await zip.openReadStreamPromise(entry).catch((err: unknown) => {
+    throw archiveError(source, err);
+  });
+  return checked(data, entry, source);
+}
+
+/**
+ * An entry to read, with its 1-based position in the archive: errors name entries by position,
+ * as their names are bytes of the download (which never appear in an error).
+ */
+type Chosen = yauzl.Entry & { position: number };
+
+/** The entries to read, in archive order; none is an error. */
+async function chosenEntries(zip: yauzl.ZipFile, opts: ZipOptions): Promise<Chosen[]> {
   const wanted = opts.zipEntry ?? isCsvEntry;
-  const seen: string[] = [];
+  const chosen: Chosen[] = [];
+  let files = 0;
   try {
     for await (const entry of zip.eachEntry()) {
       if (entry.fileName.endsWith('/')) continue;
-      seen.push(entry.fileName);
-      if (wanted(entry.fileName)) return readable(entry, opts);
+      files++;
+      if (!wanted(entry.fileName)) continue;
+      if (chosen.length >= MAX_ENTRIES) {
+        throw new DecodeError(
+          `${opts.source}: the zip archive has more than ${MAX_ENTRIES} entries to read; an export has one or a few`,
+        );
+      }
+      chosen.push(readable(Object.assign(entry, { position: files }), opts));
     }
   } catch (err) {
     throw archiveError(opts.source, err);
   }
-  const listed = seen.slice(0, MAX_LISTED_ENTRIES).map(quoteValue).join(', ');
-  const more = seen.length > MAX_LISTED_ENTRIES ? `, … (${seen.length} in all)` : '';
-  const names = seen.length ? listed + more : 'none';
-  throw new DecodeError(
-    `${opts.source}: the zip archive has no entry to read ` +
-      `(${opts.zipEntry ? 'none matches the requested entry' : 'expected a .csv file'}); entries: ${names}`,
-  );
+  if (chosen.length === 0) {
+    throw new DecodeError(
+      `${opts.source}: the zip archive has no entry to read ` +
+        `(${opts.zipEntry ? 'none matches the requested entry' : 'expected a .csv file'}); it has ${files} file${files === 1 ? '' : 's'}`,
+    );
+  }
+  return chosen;
 }
 
 /** The entry, when this reader can extract it within the limit. */
-function readable(entry: yauzl.Entry, opts: ZipOptions): yauzl.Entry {
-  const name = quoteValue(entry.fileName);
+function readable(entry: Chosen, opts: ZipOptions): Chosen {
+  const name = `${entry.position}`;
   if (entry.isEncrypted()) {
     throw new DecodeError(`${opts.source}: zip entry ${name} is encrypted, which is not supported`);
   }
@@ -97,7 +152,7 @@ class Crc32Check extends Transform {
   private crc = 0;
 
   constructor(
-    private readonly entry: yauzl.Entry,
+    private readonly entry: Chosen,
     private readonly source: string,
   ) {
     super();
@@ -114,14 +169,14 @@ class Crc32Check extends Transform {
     done(
       corrupt(
         this.source,
-        `entry ${quoteValue(this.entry.fileName)} fails its CRC-32 check ` +
+        `entry ${this.entry.position} fails its CRC-32 check ` +
           `(the archive says ${hex(expected)}, the data gives ${hex(this.crc)})`,
       ),
     );
   }
 }
 
-function checked(data: Readable, entry: yauzl.Entry, source: string): Readable {
+function checked(data: Readable, entry: Chosen, source: string): Readable {
   const out = new Crc32Check(entry, source);
   data.on('error', (err: unknown) => out.destroy(dataError(source, entry, err)));
   // Whatever ends the output (done, destroyed by the consumer, failed) releases the file.
@@ -137,7 +192,7 @@ async function openError(path: string, source: string, err: unknown): Promise<Er
   }
   const head = await readHead(path, 4);
   if (sniffCompression(head) !== 'zip') {
-    const start = head.length ? `it starts with 0x${head.toString('hex')}` : 'it is empty';
+    const start = head.length ? 'it does not start like one' : 'it is empty';
     return new DecodeError(`${source}: the file is not a zip archive (${start})`);
   }
   const { size } = await stat(path);
@@ -150,9 +205,9 @@ async function openError(path: string, source: string, err: unknown): Promise<Er
 }
 
 /** An error while reading the entry's data, in terms of the archive. */
-function dataError(source: string, entry: yauzl.Entry, err: unknown): Error {
+function dataError(source: string, entry: Chosen, err: unknown): Error {
   if (err instanceof DecodeError || isSystemError(err)) return err;
-  const name = quoteValue(entry.fileName);
+  const name = `${entry.position}`;
   const message = errorText(err);
   const what = /^(too many|not enough) bytes in the stream/.test(message)
     ? `entry ${name} does not hold the ${entry.uncompressedSize} bytes the archive declares`
@@ -177,8 +232,15 @@ function isSystemError(err: unknown): err is Error {
   return err instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
+/**
+ * The error's text without bytes of the archive: yauzl quotes bad signatures in hex and bad entry
+ * names as they are, and no downloaded byte goes into an error.
+ */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return text
+    .replace(/: 0x[0-9a-f]+$/i, '')
+    .replace(/^(invalid relative path|absolute path|invalid characters in fileName)\b.*$/, '$1');
 }
 
 function hex(n: number): string {

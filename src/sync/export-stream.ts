@@ -1,4 +1,5 @@
 import { asConnectorError, ConnectorError } from '../airbyte/errors';
+import { QualityReport } from '../decode/quality';
 import type { JsonObject } from '../airbyte/protocol';
 import type { ReadContext, Stream, StreamItem } from '../airbyte/stream';
 import { type Outcome, runAhead } from '../exports/run-ahead';
@@ -13,7 +14,10 @@ export interface UnitOfWork {
   partitionLabel?: string;
 }
 
-/** What reading a unit yields: records (as JSON text), and cursor positions now complete. */
+/**
+ * What reading a unit yields: records (as RecordText: data JSON, then any meta), and cursor
+ * positions now complete.
+ */
 export type UnitItem =
   | { records: string[] }
   /** `partition` defaults to the unit's: one unit may complete several (a file of many apps). */
@@ -24,6 +28,8 @@ export interface SyncContext extends ReadContext {
   cursors: StreamState;
   /** Reports a CSV column this connector does not know: logged once per sync and stream. */
   unknownColumn(header: string): void;
+  /** Values synced as null because they could not be converted: `quality.file(...)` per file. */
+  quality: QualityReport;
 }
 
 /**
@@ -97,6 +103,7 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
           `${this.name}: the export has a column ${JSON.stringify(header)} that this connector does not know; it is not synced.`,
         );
       },
+      quality: new QualityReport(this.name, read.logger),
     };
     const units = await def.plan(ctx);
     const failed = new Map<string | undefined, ConnectorError>();
@@ -176,6 +183,7 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
       await outcomes.return(undefined);
       // The sync's summary is logged also when a unit failed: it tells what the sync saw.
       def.finish?.(ctx);
+      ctx.quality.summary();
     }
     const failures = [...failed.values()];
     if (failures.length === 1) throw failures[0];

@@ -11,9 +11,11 @@ import {
   broadcastChannelExpected as expectedChannel,
 } from '../support/apns';
 import {
+  changedRecords,
   ConnectorSession,
   errorsOf,
   logsOf,
+  nulled,
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
@@ -292,17 +294,26 @@ describe('APNs broadcast streams end to end', () => {
       assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
       assert.deepEqual(records(r, APP), expectedApp(days));
     });
-    it('a count that is not a number fails with the value quoted', async () => {
+    it('a count that is not a number is synced null, marked in meta.changes', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'bad_count' });
       const r = await small(APP);
-      assert.equal(r.code, 1);
-      assert.match(errorsOf(r)[0].message, /"12x"/);
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      const [changed, ...more] = changedRecords(r, APP);
+      assert.equal(more.length, 0);
+      assert.equal(changed.data.broadcasts_published, null);
+      assert.deepEqual(changed.changes, [nulled('broadcasts_published')]);
+      assert.equal(records(r, APP).length, expectedApp(days).length);
+      assert.ok(!r.stdout.includes('12x'), 'the value is never quoted');
     });
-    it('a date that is not a date fails with the value quoted', async () => {
+    it('a date that is not a date: the row is synced with date null, with the last day', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'bad_date' });
       const r = await small(APP);
-      assert.equal(r.code, 1);
-      assert.match(errorsOf(r)[0].message, /"2026-13-45"/);
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      const [changed] = changedRecords(r, APP);
+      assert.equal(changed.data.date, null);
+      assert.deepEqual(changed.changes, [nulled('date')]);
+      assert.equal(records(r, APP).length, expectedApp(days).length);
+      assert.ok(!r.stdout.includes('2026-13-45'), 'the value is never quoted');
     });
     it('a missing required column is named; an extra one is logged once', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'missing_column' });

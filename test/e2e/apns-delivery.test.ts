@@ -10,11 +10,13 @@ import {
   states,
   statuses,
 } from '../../emulator/harness';
-import { Emulator } from '../../emulator/server';
+import { Emulator, FOREIGN_TEXT } from '../../emulator/server';
 import { addDays, daysBetween, todayUtc } from '../../src/util/time';
 import {
+  changedRecords,
   ConnectorSession,
   errorsOf,
+  nulled,
   logsOf,
   protocolProblems,
   schemaProblems,
@@ -309,8 +311,6 @@ describe('apns_delivery_metrics end to end', () => {
       assert.equal(states(r).length, 0);
     });
     for (const [variant, pattern] of [
-      ['bad_count', /"12x"/],
-      ['bad_date', /"2026-13-45"/],
       ['unterminated_quote', /quote/i],
       ['missing_column', /Count/],
     ] as const) {
@@ -325,6 +325,84 @@ describe('apns_delivery_metrics end to end', () => {
         assert.equal(states(r).length, 0);
       });
     }
+    it('a count or a date that does not convert is synced null with meta.changes, logged without the value', async () => {
+      for (const [variant, field] of [
+        ['bad_count', 'count'],
+        ['bad_date', 'date'],
+      ] as const) {
+        emu.inject({ kind: 'malformed_csv', variant });
+        const r = await small();
+        assert.equal(r.code, 0, `${variant}: ${JSON.stringify(errorsOf(r))}`);
+        assert.deepEqual(protocolProblems(r), []);
+        const changed = changedRecords(r, STREAM);
+        assert.equal(changed.length, 1, variant);
+        assert.equal(changed[0].data[field], null);
+        assert.deepEqual(changed[0].changes, [nulled(field)]);
+        // Every other record is as expected, and the nulled one is there beside them.
+        assert.equal(records(r, STREAM).length, expected(days).length, variant);
+        const warned = logsOf(r, 'WARN').filter((l) => /, data row \d+: /.test(l));
+        assert.equal(warned.length, 1, variant);
+        assert.match(warned[0], /data row \d+: column "(Count|Date \(UTC\))": expected/);
+        assert.ok(!r.stdout.includes('12x') && !r.stdout.includes('2026-13-45'), 'no value quoted');
+        assert.ok(
+          logsOf(r, 'WARN').some((l) => l.includes(`1 value(s) could not be converted`)),
+          variant,
+        );
+      }
+    });
+    it('most counts unconvertible: the export fails and no day is checkpointed', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'mostly_bad' });
+      const r = await read(stateOf(addDays(YESTERDAY, -3)));
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'system_error');
+      assert.match(e.message, /data rows have values that cannot be converted/);
+      assert.deepEqual(states(r, STREAM), []);
+      assert.deepEqual(statuses(r, STREAM).at(-1), 'INCOMPLETE');
+    });
+    it('an empty download is an error, never "no data": no day of the window is checkpointed', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'empty_body' });
+      const r = await read(stateOf(addDays(YESTERDAY, -3)));
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'transient_error');
+      assert.match(e.message, /the file has no header row/);
+      assert.deepEqual(records(r, STREAM), []);
+      assert.deepEqual(states(r, STREAM), [], 'no checkpoint past the last read day');
+      // The next sync reads the window again, whole.
+      const again = await read(stateOf(addDays(YESTERDAY, -3)));
+      assert.equal(again.code, 0);
+      assert.equal(dateOf(states(again, STREAM).at(-1)!), YESTERDAY);
+    });
+    it('an extra column that splits rows: a repeated key fails the export, naming the column, not values', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'environment_column' });
+      const r = await small();
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'system_error');
+      assert.match(
+        e.message,
+        /data rows \d+ and \d+ are of the same day and have the same primary key/,
+      );
+      assert.match(e.message, /"Environment"/);
+      for (const value of ['alert', 'delivered', 'Production', 'Development'])
+        assert.ok(!e.message.includes(value), `the message quotes no value (${value})`);
+      assert.deepEqual(
+        records(r, STREAM),
+        [],
+        'nothing emitted: a destination could not tell them apart',
+      );
+      assert.deepEqual(states(r, STREAM), []);
+    });
+    it('a download that is not the export: the error quotes none of its text', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'foreign_text' });
+      const r = await small();
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.match(e.message, /missing required columns/);
+      for (const part of FOREIGN_TEXT.trim().split(/[;=]/))
+        assert.ok(!r.stdout.includes(part), `"${part}" is not in any output`);
+    });
     it('an extra column is logged once and the rest is synced', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'extra_column' });
       const r = await recovered('extra column');

@@ -5,9 +5,11 @@ import { records, stateFileOf, states, statuses, traces } from '../../emulator/h
 import { Emulator } from '../../emulator/server';
 import { appKey } from '../../src/providers/onesignal/messages';
 import {
+  changedRecords,
   ConnectorSession,
   errorsOf,
   logsOf,
+  nulled,
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
@@ -267,13 +269,50 @@ describe('onesignal_message_events end to end', () => {
       assert.equal(short.length, 1, 'one message, one warning');
       assert.deepEqual(emu.pendingFaults(), []);
     });
-    it('an unparseable timestamp fails with the value quoted', async () => {
+    it('an unparseable timestamp is synced null with meta.changes; nothing else changes', async () => {
       emu.inject({ kind: 'malformed_csv', variant: 'bad_timestamp' });
       const r = await read(recent());
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.deepEqual(protocolProblems(r), []);
+      const [changed, ...more] = changedRecords(r, STREAM);
+      assert.equal(more.length, 0, 'one bad cell, one changed record');
+      assert.equal(changed.data.sent_at, null);
+      assert.deepEqual(changed.changes, [nulled('sent_at')]);
+      const clean = await read(recent());
+      assert.equal(records(r, STREAM).length, records(clean, STREAM).length, 'no record lost');
+      const [warning] = logsOf(r, 'WARN').filter((l) => l.includes('data row'));
+      assert.match(
+        warning,
+        /export of message [^,]+, data row \d+: column "sent": expected a timestamp/,
+      );
+      assert.ok(!r.stdout.includes('yesterday-ish'), 'the value is never quoted');
+      assert.deepEqual(cursorStates(r), cursorStates(clean), 'checkpoints as usual');
+    });
+    it('most timestamps unparseable: the message fails, and its checkpoint is not reached', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'mostly_bad' });
+      const incoming = recent();
+      const r = await read(incoming);
       assert.equal(r.code, 1);
       const [e] = errorsOf(r);
       assert.equal(e.failure_type, 'system_error');
-      assert.match(e.message, /column "sent": expected .*got "/);
+      assert.match(
+        e.message,
+        /export of message .*: \d+ of the first \d+ data rows have values that cannot be converted/,
+      );
+      const [cursor] = cursorStates({ messages: [{ type: 'STATE', state: incoming[0] }] });
+      for (const c of cursorStates(r)) assert.equal(c, cursor, 'no cursor moved');
+    });
+    it('an empty download is an error, never "no data": the message is not checkpointed', async () => {
+      emu.inject({ kind: 'malformed_csv', variant: 'empty_body' });
+      const incoming = recent();
+      const r = await read(incoming);
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'transient_error');
+      assert.match(e.message, /export of message .*: the file has no header row/);
+      assert.deepEqual(records(r, STREAM), []);
+      const [cursor] = cursorStates({ messages: [{ type: 'STATE', state: incoming[0] }] });
+      for (const c of cursorStates(r)) assert.equal(c, cursor, 'no cursor moved');
     });
     it('a bad state is a config_error', async () => {
       const r = await read([

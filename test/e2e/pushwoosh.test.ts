@@ -10,12 +10,14 @@ import {
   statuses,
 } from '../../emulator/harness';
 import { pushwooshMessageLogRows } from '../../emulator/pushwoosh';
-import { Emulator } from '../../emulator/server';
+import { Emulator, FOREIGN_TEXT } from '../../emulator/server';
 import { addDays, daysBetween, todayUtc } from '../../src/util/time';
 import {
+  changedRecords,
   ConnectorSession,
   errorsOf,
   logsOf,
+  nulled,
   protocolProblems,
   schemaProblems,
 } from '../support/e2e';
@@ -284,6 +286,9 @@ describe('pushwoosh_tracking end to end', () => {
         trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY)).length,
       );
     });
+    /** The two days a read from yesterday's state covers (lookback 2), and what they hold. */
+    const readLastDays = () => read('tracking_log', stateOf(YESTERDAY));
+    const lastDays = () => trackingExpected(daysBetween(addDays(YESTERDAY, -1), YESTERDAY));
     it('a 210 argument error is reported with its message', async () => {
       emu.inject({
         kind: 'pushwoosh_argument_error',
@@ -294,22 +299,98 @@ describe('pushwoosh_tracking end to end', () => {
       assert.equal(r.code, 1);
       assert.match(errorsOf(r)[0].message, /status_code 210: Invalid date/);
     });
-    it('a truncated ZIP entry and a bad timestamp fail with clear errors', async () => {
+    it('getResults with a final status_code (210 argument error) fails at once, not after the timeout', async () => {
+      const message = 'Argument error';
+      // Every job answers so (days are fetched ahead, in any order): the first day fails.
+      emu.inject({
+        kind: 'pushwoosh_argument_error',
+        route: 'pushwoosh.getResults',
+        message,
+        times: 10,
+      });
+      const r = await readLastDays();
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'system_error');
+      assert.match(
+        e.message,
+        /getResults for the .* tracking log failed with status_code 210: Argument error/,
+      );
+      // The rejected job is not polled again (the next day's job may have been polled once).
+      const polls = new Map<string, number>();
+      for (const x of emu.requests.filter((q) => q.route === 'pushwoosh.getResults')) {
+        const id = (JSON.parse(x.body) as { request: { request_id: string } }).request.request_id;
+        polls.set(id, (polls.get(id) ?? 0) + 1);
+      }
+      assert.ok(polls.size >= 1);
+      assert.deepEqual([...new Set(polls.values())], [1], 'no job polled twice');
+      assert.deepEqual(states(r, STREAM), []);
+    });
+    it('a truncated ZIP entry fails with a clear error', async () => {
       emu.inject({ kind: 'malformed_zip', variant: 'truncated_entry' });
       const t = await read('tracking_log', stateOf(YESTERDAY));
       assert.equal(t.code, 1);
       assert.match(errorsOf(t)[0].message, /truncated|incomplete|corrupt/i);
+    });
+    it('a timestamp that cannot be read is synced null with meta.changes, never quoted', async () => {
       emu.inject({ kind: 'malformed_zip', variant: 'bad_timestamp' });
       const b = await read('tracking_log', stateOf(YESTERDAY));
-      assert.equal(b.code, 1);
-      assert.match(errorsOf(b)[0].message, /"20\/04\/2021"/);
+      assert.equal(b.code, 0, JSON.stringify(errorsOf(b)));
+      assert.deepEqual(protocolProblems(b), []);
+      const [changed, ...more] = changedRecords(b, STREAM);
+      assert.equal(more.length, 0);
+      assert.equal(changed.data.timestamp, null);
+      assert.deepEqual(changed.changes, [nulled('timestamp')]);
+      assert.equal(records(b, STREAM).length, lastDays().length);
+      assert.ok(!b.stdout.includes('20/04/2021'), 'the value is never quoted');
+      assert.ok(
+        logsOf(b, 'WARN').some((l) =>
+          /tracking log of .*, data row \d+: column "timestamp"/.test(l),
+        ),
+      );
+    });
+    it('most timestamps unreadable: the day fails and gets no STATE', async () => {
+      emu.inject({ kind: 'malformed_zip', variant: 'bad_timestamps', times: 10 });
+      const r = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 1);
+      assert.equal(errorsOf(r)[0].failure_type, 'system_error');
+      assert.match(errorsOf(r)[0].message, /data rows have values that cannot be converted/);
+      assert.deepEqual(states(r, STREAM), []);
+    });
+    it('an empty download is an error, never "no data": its day gets no STATE', async () => {
+      // Every download (days are fetched ahead, in any order): the first day read fails.
+      emu.inject({ kind: 'malformed_zip', variant: 'empty_body', times: 10 });
+      const r = await read('tracking_log', stateOf(addDays(YESTERDAY, -3)));
+      assert.equal(r.code, 1);
+      const [e] = errorsOf(r);
+      assert.equal(e.failure_type, 'transient_error');
+      assert.match(e.message, /Pushwoosh tracking log of .*: the file has no header row/);
+      const from = addDays(YESTERDAY, -3);
+      for (const m of states(r, STREAM)) assert.equal(cursorOf(m), from, 'no day checkpointed');
+    });
+    it('a ZIP split into two CSV entries: both are read, every row synced', async () => {
+      emu.inject({ kind: 'malformed_zip', variant: 'two_entries' });
+      const r = await readLastDays();
+      assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+      assert.deepEqual(emu.pendingFaults(), [], 'the split file was served');
+      assert.deepEqual(records(r, STREAM), lastDays());
+    });
+    it('a download that is not the export: the error quotes none of its text', async () => {
+      emu.inject({ kind: 'malformed_zip', variant: 'foreign_text' });
+      const r = await read('tracking_log', stateOf(YESTERDAY));
+      assert.equal(r.code, 1);
+      assert.match(errorsOf(r)[0].message, /missing required columns/);
+      for (const part of FOREIGN_TEXT.trim().split(/[;=]/))
+        assert.ok(!r.stdout.includes(part), `"${part}" is not in any output`);
     });
     it('a ZIP whose CRC-32 is wrong, or that is cut short, fails and its day gets no STATE', async () => {
       for (const [variant, message] of [
-        ['bad_crc', /the zip file is corrupt: entry ".+" fails its CRC-32 check/],
+        ['bad_crc', /the zip file is corrupt: entry 1 fails its CRC-32 check/],
         ['truncated_archive', /the zip file is truncated \(incomplete\)/],
       ] as const) {
-        emu.inject({ kind: 'malformed_zip', variant });
+        // Every day's file (days are fetched ahead, in any order), so the first day read fails.
+        emu.reset();
+        emu.inject({ kind: 'malformed_zip', variant, times: 10 });
         const r = await read('tracking_log', stateOf(YESTERDAY));
         assert.equal(r.code, 1, variant);
         assert.match(errorsOf(r)[0].message, message);

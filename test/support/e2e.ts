@@ -64,6 +64,41 @@ export class ConnectorSession {
   }
 }
 
+/** AirbyteRecordMessageMetaChange.reason's enum in the protocol (0.18.0). */
+const META_REASONS = [
+  'SOURCE_RECORD_SIZE_LIMITATION',
+  'DESTINATION_RECORD_SIZE_LIMITATION',
+  'PLATFORM_RECORD_SIZE_LIMITATION',
+  'SOURCE_FIELD_SIZE_LIMITATION',
+  'DESTINATION_FIELD_SIZE_LIMITATION',
+  'PLATFORM_FIELD_SIZE_LIMITATION',
+  'SOURCE_SERIALIZATION_ERROR',
+  'DESTINATION_SERIALIZATION_ERROR',
+  'PLATFORM_SERIALIZATION_ERROR',
+  'SOURCE_RETRIEVAL_ERROR',
+  'DESTINATION_TYPECAST_ERROR',
+];
+
+/** The records of `stream` that carry meta.changes: their data and their changed fields. */
+export function changedRecords(
+  r: RunResult,
+  stream: string,
+): {
+  data: Record<string, unknown>;
+  changes: { field: string; change: string; reason: string }[];
+}[] {
+  return r.messages
+    .filter((m) => m.type === 'RECORD' && m.record.stream === stream && m.record.meta)
+    .map((m) => ({ data: m.record.data, changes: m.record.meta.changes }));
+}
+
+/** The one change a nulled field gets. */
+export const nulled = (field: string) => ({
+  field,
+  change: 'NULLED',
+  reason: 'SOURCE_SERIALIZATION_ERROR',
+});
+
 /** Asserts every stdout line is an Airbyte message that the official protocol schema accepts. */
 export function protocolProblems(r: RunResult): string[] {
   const problems = r.badLines.map((l) => `not JSON: ${l.slice(0, 100)}`);
@@ -93,6 +128,18 @@ export function protocolProblems(r: RunResult): string[] {
         typeof m.record?.data !== 'object')
     )
       problems.push('bad RECORD');
+    if (m.type === 'RECORD' && m.record.meta !== undefined) {
+      const changes: unknown = m.record.meta?.changes;
+      const valid =
+        Array.isArray(changes) &&
+        changes.every(
+          (c: { field?: unknown; change?: unknown; reason?: unknown }) =>
+            typeof c.field === 'string' &&
+            ['NULLED', 'TRUNCATED'].includes(c.change as string) &&
+            META_REASONS.includes(c.reason as string),
+        );
+      if (!valid) problems.push(`bad RECORD meta ${JSON.stringify(m.record.meta)}`);
+    }
     if (
       m.type === 'STATE' &&
       (m.state?.type !== 'STREAM' || typeof m.state?.sourceStats?.recordCount !== 'number')

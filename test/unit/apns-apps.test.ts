@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { parseConfig } from '../../src/config';
+import { QualityReport } from '../../src/decode/quality';
 import { groupByDay, MAX_RECORD_BYTES } from '../../src/providers/apns/day-groups';
 import { broadcastChannel, deliveryMetrics } from '../../src/providers/apns/datasets';
 import { upgradeLegacyState } from '../../src/providers/apns/state';
@@ -163,7 +164,7 @@ describe('an APNs export held in memory', () => {
       lead: { bundle_id: 'com.example.app' },
       window: { from: '2026-11-02', to: '2026-11-03' },
       source: 'test export',
-      ctx: { logger, unknownColumn: () => {} },
+      ctx: { logger, unknownColumn: () => {}, quality: new QualityReport('test', logger) },
     });
   };
 
@@ -193,6 +194,59 @@ describe('an APNs export held in memory', () => {
     assert.deepEqual(
       logger.lines.map((l) => l.message),
       ['apns_delivery_metrics: 1 row(s) dated outside 2026-11-02..2026-11-03 were ignored.'],
+    );
+  });
+
+  it('two rows of a day with one key fail, naming unknown columns and no value', async () => {
+    const path = join(dir, 'env.csv');
+    writeFileSync(
+      path,
+      [
+        'Push Type,Status,Date (UTC),Count,Environment',
+        'alert,delivered,2026-11-03,5,Production',
+        'alert,stored,2026-11-03,1,Production',
+        'alert,delivered,2026-11-03,2,Development',
+      ].join('\r\n'),
+    );
+    const logger = new MemoryLogger();
+    await assert.rejects(
+      groupByDay({ path }, deliveryMetrics, {
+        lead: { bundle_id: 'com.example.app' },
+        window: { from: '2026-11-02', to: '2026-11-03' },
+        source: 'test export',
+        ctx: { logger, unknownColumn: () => {}, quality: new QualityReport('test', logger) },
+      }),
+      (e: unknown) =>
+        e instanceof ConnectorError &&
+        e.failureType === 'system_error' &&
+        e.message.startsWith(
+          'test export: data rows 1 and 3 are of the same day and have the same primary key (bundle_id, date, push_type, status).',
+        ) &&
+        e.message.includes('("Environment")') &&
+        !/alert|delivered|Production/.test(e.message),
+    );
+    // The same rows on different days are no repeat.
+    const ok = await group('two-days.csv', [
+      'alert,delivered,2026-11-02,5',
+      'alert,delivered,2026-11-03,2',
+    ]);
+    assert.equal([...ok.values()].flat().length, 2);
+  });
+
+  it('a row whose date cannot be read is kept, date null, with the last day of the window', async () => {
+    const logger = new MemoryLogger();
+    const byDay = await group(
+      'bad-date.csv',
+      ['alert,delivered,2026-11-02,5', 'alert,stored,someday,1', 'voip,stored,2026-11-03,3'],
+      logger,
+    );
+    assert.deepEqual(byDay.get('2026-11-03'), [
+      '{"bundle_id":"com.example.app","date":"2026-11-03","push_type":"voip","status":"stored","count":3}',
+      '{"bundle_id":"com.example.app","date":null,"push_type":"alert","status":"stored","count":1},"meta":{"changes":[{"field":"date","change":"NULLED","reason":"SOURCE_SERIALIZATION_ERROR"}]}',
+    ]);
+    assert.match(
+      logger.lines[0].message,
+      /test export, data row 2: column "Date \(UTC\)": expected a date/,
     );
   });
 

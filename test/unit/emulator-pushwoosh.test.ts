@@ -709,7 +709,6 @@ describe('pushwoosh answer variants', () => {
   const PENDING: Record<PushwooshPendingVariant, [number, unknown]> = {
     status210: [200, env(210, PUSHWOOSH_PENDING_MESSAGE, null)],
     status210Processing: [200, env(210, 'Request is being processed', null)],
-    status210Argument: [200, env(210, 'Argument error', null)],
     status202: [200, env(202, 'Accepted', null)],
     status0: [200, env(0, '', null)],
     status100: [200, env(100, 'Continue', null)],

@@ -112,17 +112,41 @@ describe('pushwoosh keys are never null', () => {
     const full = messageLogRecord(
       normalizeMessageLogRow({ ...base, message_code: 'A444-1', message_id: 7, hwid: 'h' }),
       'AAAAA-11111',
-    );
+    ).record;
     assert.deepEqual(key(full), ['AAAAA-11111', 'A444-1', 'h', 'sent', '2026-10-10T00:18:43.000Z']);
     const idOnly = messageLogRecord(
       normalizeMessageLogRow({ ...base, message_id: '123' }),
       'AAAAA-11111',
-    );
+    ).record;
     assert.equal(idOnly.message_code, 'id:123');
     assert.equal(idOnly.message_id, 123);
-    const bare = messageLogRecord(normalizeMessageLogRow(base), 'AAAAA-11111');
+    const bare = messageLogRecord(normalizeMessageLogRow(base), 'AAAAA-11111').record;
     assert.deepEqual(key(bare), ['AAAAA-11111', '', '', 'sent', '2026-10-10T00:18:43.000Z']);
     assert.equal(bare.app_code, 'AAAAA-11111');
+  });
+  it('getMessageLog: a time that cannot be read is null and listed for meta.changes; no action is an error that quotes nothing', () => {
+    for (const timestamp of ['yesterday', undefined]) {
+      const { record, nulled, problems } = messageLogRecord(
+        normalizeMessageLogRow({ ...base, timestamp, hwid: 'secret-hwid' }),
+        'AAAAA-11111',
+      );
+      assert.equal(record.timestamp, null);
+      assert.deepEqual(nulled, ['timestamp']);
+      assert.equal(problems.length, 1);
+      assert.ok(!problems[0].includes('yesterday'), problems[0]);
+    }
+    assert.deepEqual(messageLogRecord(normalizeMessageLogRow(base), 'AAAAA-11111').nulled, []);
+    assert.throws(
+      () =>
+        messageLogRecord(
+          normalizeMessageLogRow({ ...base, action: undefined, hwid: 'secret-hwid' }),
+          'AAAAA-11111',
+        ),
+      (e: unknown) =>
+        e instanceof Error &&
+        /without an action/.test(e.message) &&
+        !e.message.includes('secret-hwid'),
+    );
   });
   it('tracking log: empty tracking_code and hwid are "", the application is the row\'s', () => {
     const mapping = trackingLogMapping();

@@ -139,7 +139,6 @@ describe('Pushwoosh getResults answers', () => {
 
   it('any other answer without a link is not ready yet, unrecognised (logged once)', () => {
     const answers: [number, unknown][] = [
-      [200, env(210, 'Argument error', null)],
       [200, env(202, 'Accepted', null)],
       [200, env(0, '', null)],
       [200, env(100, 'Continue', null)],
@@ -159,6 +158,24 @@ describe('Pushwoosh getResults answers', () => {
     ];
     for (const [status, body] of answers)
       assert.deepEqual(readResults(status, body, API), pending(false), JSON.stringify(body));
+  });
+
+  it('a body status_code 210 or 4xx that does not say "not ready" is a final error at once', () => {
+    for (const [code, message] of [
+      [210, 'Argument error'],
+      ['210', 'Wrong date format'],
+      [400, 'Bad request'],
+      [404, 'Gone'],
+    ] as const) {
+      assert.deepEqual(
+        readResults(200, env(code, message, null), API),
+        { kind: 'rejected', code: Number(code), message },
+        `${code} ${message}`,
+      );
+    }
+    // A 210 that says it is not ready stays a wait, as a 5xx or 202 does.
+    assert.equal(readResults(200, env(210, 'Request is not ready yet', null), API).kind, 'pending');
+    assert.equal(readResults(200, env(500, 'Internal error', null), API).kind, 'pending');
   });
 
   it('a rejected token is an auth error; an unknown request or a malformed call is final', () => {

@@ -1,6 +1,6 @@
 import { systemError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
-import { parseDay } from '../../decode';
+import { DecodeError, parseDay } from '../../decode';
 import { type DownloadedFile, fileRows } from '../../decode/chain';
 import type { SyncContext } from '../../sync/export-stream';
 import type { DayWindow } from '../../sync/window';
@@ -27,7 +27,12 @@ const compact = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
  * Reads an APNs export whole into its days, each day's records sorted by the dataset's `orderBy`:
  * Apple does not sort its file, and a day is checkpointed only once all of its rows are out.
  * Rows dated outside the window are dropped (the day before it is there when a one-day window was
- * asked as two days; others are counted in a warning).
+ * asked as two days; others are counted in a warning). A row whose date cannot be read is kept,
+ * its date null (see RecordMapping.serializer), with the window's last day.
+ *
+ * Two rows of one day with the same key would be one record to a destination that deduplicates,
+ * which would keep one count and lose the other: that fails the export, naming the columns this
+ * connector does not know (the likely difference, e.g. a new `Environment`).
  */
 export async function groupByDay(
   file: DownloadedFile,
@@ -36,14 +41,17 @@ export async function groupByDay(
     lead: JsonObject;
     window: DayWindow;
     source: string;
-    ctx: Pick<SyncContext, 'logger' | 'unknownColumn'>;
+    ctx: Pick<SyncContext, 'logger' | 'unknownColumn' | 'quality'>;
   },
 ): Promise<Map<Day, string[]>> {
   const { from, to } = o.window;
-  const toJson = def.mapping.serializer(o.lead);
+  const quality = o.ctx.quality.file(o.source);
+  const toJson = def.mapping.serializer(o.lead, {}, quality);
   const dateAt = def.mapping.index('date');
   const orderAt = def.orderBy.map((f) => def.mapping.index(f));
-  const byDay = new Map<Day, { key: string; json: string }[]>();
+  const byDay = new Map<Day, { key: string; json: string; row: number }[]>();
+  const undated: string[] = [];
+  const unknown: string[] = [];
   const tooMuch = (what: string) =>
     systemError(
       `${o.source}: more than ${what}, far more than a 30-day export holds (a few thousand rows). Please report it.`,
@@ -55,22 +63,30 @@ export async function groupByDay(
     columns: def.mapping.columns,
     source: o.source,
     maxBytes: MAX_DECOMPRESSED_BYTES,
-    onUnknownColumn: o.ctx.unknownColumn,
+    onUnknownColumn: (header) => {
+      unknown.push(header);
+      o.ctx.unknownColumn(header);
+    },
   });
   for await (const rows of batches) {
     for (const row of rows) {
       if (++count > MAX_ROWS) throw tooMuch(`${MAX_ROWS} rows`);
-      const day = parseDay(row[dateAt] as string, 'Date (UTC)');
-      if (day < from || day > to) {
+      const day = dayOf(row[dateAt]);
+      if (day !== undefined && (day < from || day > to)) {
         if (day > to || day < addDays(from, -1)) outside++;
+        quality.skip();
         continue;
       }
       const json = compact(toJson(row));
       bytes += json.length;
       if (bytes > MAX_RECORD_BYTES) throw tooMuch(`${MAX_RECORD_BYTES / 1024 ** 2} MiB of records`);
+      if (day === undefined) {
+        undated.push(json);
+        continue;
+      }
       let list = byDay.get(day);
       if (!list) byDay.set(day, (list = []));
-      list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json });
+      list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json, row: quality.rows });
     }
   }
   if (outside)
@@ -80,10 +96,44 @@ export async function groupByDay(
   const out = new Map<Day, string[]>();
   for (const [day, list] of byDay) {
     list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (let i = 1; i < list.length; i++) {
+      if (list[i].key === list[i - 1].key)
+        throw repeatedKey(def, o.source, list[i - 1], list[i], unknown);
+    }
     out.set(
       day,
       list.map((r) => r.json),
     );
   }
+  // Undated rows are emitted before the checkpoint that completes the export.
+  if (undated.length) out.set(to, [...(out.get(to) ?? []), ...undated]);
   return out;
+}
+
+/** The row's day, or undefined when its date cannot be read (its record then has it null). */
+function dayOf(raw: string | undefined): Day | undefined {
+  try {
+    return parseDay(raw ?? '', 'Date (UTC)');
+  } catch (err) {
+    if (err instanceof DecodeError) return undefined;
+    throw err;
+  }
+}
+
+/** Names rows and columns, never values (the brief rule for every decode error). */
+function repeatedKey(
+  def: ApnsDataset,
+  source: string,
+  a: { row: number },
+  b: { row: number },
+  unknown: string[],
+): Error {
+  const key = def.primaryKey.map((k) => k.join('.')).join(', ');
+  const cause = unknown.length
+    ? `The file has column${unknown.length > 1 ? 's' : ''} this connector does not know (${unknown.map((h) => JSON.stringify(h)).join(', ')}), which likely tell${unknown.length > 1 ? '' : 's'} such rows apart.`
+    : 'The file is not shaped as this connector expects.';
+  return systemError(
+    `${source}: data rows ${a.row} and ${b.row} are of the same day and have the same primary key (${key}). ` +
+      `A destination that deduplicates would keep one and lose the other's counts, so the export is not synced. ${cause} Please report it.`,
+  );
 }

@@ -174,14 +174,15 @@ export function messageEventsStream(
         if (note?.message_id === message.id) ctx.cursors.setNote(partition, IN_FLIGHT, undefined);
       };
       if (drain) return clear();
-      const toJson = MAPPING.serializer({
-        app_id: appId,
-        message_id: message.id,
-        message_sent_at: sentAt(message),
-      });
+      const source = `${client.label} export of message ${message.id}`;
+      const toJson = MAPPING.serializer(
+        { app_id: appId, message_id: message.id, message_sent_at: sentAt(message) },
+        {},
+        ctx.quality.file(source),
+      );
       const batches = fileRows(file, {
         columns: MAPPING.columns,
-        source: `${client.label} export of message ${message.id}`,
+        source,
         maxBytes: MAX_DECOMPRESSED_BYTES,
         onUnknownColumn: ctx.unknownColumn,
       });

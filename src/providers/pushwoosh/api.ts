@@ -85,7 +85,17 @@ export type ResultsAnswer =
   | { kind: 'pending'; recognised: boolean }
   | { kind: 'failed'; state: string }
   | { kind: 'auth'; detail: string }
-  | { kind: 'final'; status: number; message: string };
+  | { kind: 'final'; status: number; message: string }
+  | { kind: 'rejected'; code: number; message: string };
+
+/**
+ * A body `status_code` that is a final error: 210 is Pushwoosh's argument error (sent with HTTP
+ * 200), 4xx a refused request. 0, 1xx, 202 and 5xx are left to the export timeout: not errors
+ * of the request, or ones that a later poll may not meet.
+ */
+function isRejection(code: number | undefined): code is number {
+  return code === 210 || (code !== undefined && code >= 400 && code <= 499);
+}
 
 /**
  * Reads a getResults answer. Pushwoosh does not document what it answers while the job runs, so
@@ -108,10 +118,12 @@ export function readResults(status: number, body: unknown, apiUrl: string): Resu
   const failed = states.find((s) => FAILED_STATE.test(s));
   if (failed) return { kind: 'failed', state: failed };
   const unusableLink = link !== undefined && link !== null && link !== '';
-  return {
-    kind: 'pending',
-    recognised: !unusableLink && PENDING.test([text, ...states].join(' ')),
-  };
+  const saysPending = PENDING.test([text, ...states].join(' '));
+  // An argument error does not go away by waiting; a 210 that says "not ready" is a wait.
+  const code = statusCodeOf(body);
+  if (!saysPending && isRejection(code))
+    return { kind: 'rejected', code, message: text || snippet(body, 200) };
+  return { kind: 'pending', recognised: !unusableLink && saysPending };
 }
 
 /** Unix seconds or milliseconds become ISO; the rest is left for the stream to parse (or name). */
@@ -288,6 +300,10 @@ export class PushwooshApi {
         const { status, message } = answer;
         throw systemError(`Pushwoosh ${what} answered HTTP ${status}: ${message}`);
       }
+      case 'rejected':
+        throw systemError(
+          `Pushwoosh ${what} failed with status_code ${answer.code}: ${answer.message}. Waiting cannot help: the export is not polled further.`,
+        );
       case 'pending':
         if (!answer.recognised) this.answers.note('Pushwoosh getResults', r.body);
         return { state: 'running', detail: 'Pushwoosh is still preparing the file' };

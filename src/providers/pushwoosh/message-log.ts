@@ -1,7 +1,6 @@
 import { systemError } from '../../airbyte/errors';
-import { clip } from '../../airbyte/redact';
 import type { JsonObject } from '../../airbyte/protocol';
-import { parseTimestamp } from '../../decode';
+import { DecodeError, parseTimestamp } from '../../decode';
 import type { MessageLogRow } from './api';
 
 const orNull = (v: unknown): string | null =>
@@ -30,21 +29,32 @@ function messageKey(code: string | null, id: number | null): string {
 /**
  * A getMessageLog row as a record of the stream, of `application` (see rowApplication); the
  * tracking log's own fields are null. The key (application_code, message_code, hwid, status,
- * timestamp) is never null: a row without time or action is an error, a missing hwid is "".
+ * timestamp) is never null but for a time that cannot be read: that one is null and listed in
+ * `nulled` (for the record's meta.changes), as any value that cannot be converted. A row without
+ * an action is an error; a missing hwid is "".
  */
-export function messageLogRecord(row: MessageLogRow, application: string): JsonObject {
-  const ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
-  if (ts === null)
-    throw systemError(
-      `Pushwoosh getMessageLog gave a row without a timestamp: ${clip(JSON.stringify(row), 200)}`,
-    );
+export function messageLogRecord(
+  row: MessageLogRow,
+  application: string,
+): { record: JsonObject; nulled: string[]; problems: string[] } {
+  const nulled: string[] = [];
+  const problems: string[] = [];
+  let ts: string | null = null;
+  try {
+    ts = parseTimestamp(String(row.timestamp ?? ''), 'timestamp');
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    problems.push(err.message);
+  }
+  if (ts === null) {
+    nulled.push('timestamp');
+    if (!problems.length) problems.push('the row has no time');
+  }
   const action = orNull(row.action);
-  if (action === null)
-    throw systemError(
-      `Pushwoosh getMessageLog gave a row without an action: ${clip(JSON.stringify(row), 200)}`,
-    );
+  // The row is not quoted: it holds device and user ids.
+  if (action === null) throw systemError('Pushwoosh getMessageLog gave a row without an action.');
   const messageId = integerOrNull(row.message_id);
-  return {
+  const record = {
     application_code: application,
     timestamp: ts,
     tracking_code: null,
@@ -61,4 +71,5 @@ export function messageLogRecord(row: MessageLogRow, application: string): JsonO
     user_id: orNull(row.user_id),
     platform: orNull(row.platform),
   };
+  return { record, nulled, problems };
 }

@@ -1,5 +1,4 @@
-import { systemError } from '../../airbyte/errors';
-import { parseTimestamp } from '../../decode';
+import { DecodeError, parseTimestamp } from '../../decode';
 import { as, field, type FieldMap, RecordMapping } from '../../decode/records';
 
 /** The stream's fields that only getMessageLog has are null for tracking-log rows. */
@@ -68,10 +67,15 @@ export function trackingLogMapping(onBadPayload: () => void = () => {}): RecordM
   ]);
 }
 
-/** A timestamp is part of the primary key: a row without one is an error, not a null. */
+/**
+ * A timestamp is part of the primary key, so an empty one is a value that cannot be converted
+ * too: like an unreadable one, it is synced as null and marked in the record's meta.changes.
+ */
 function requiredTimestamp(raw: string | undefined, column: string): string {
   const t = parseTimestamp(raw ?? '', column);
   if (t === null)
-    throw systemError(`Pushwoosh tracking log: a row has no timestamp (column ${column}).`);
+    throw new DecodeError(
+      `column ${JSON.stringify(column)}: expected a timestamp, and it is empty`,
+    );
   return `"${t}"`;
 }

@@ -1,6 +1,6 @@
 import type { Config, PushwooshConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
-import type { Raw } from '../../decode/records';
+import { metaOf, type Raw } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { PageGuard } from '../../http/paging';
@@ -103,14 +103,16 @@ export function trackingStream(
   }
 
   async function* readTrackingLog(unit: DayUnit, file: SpooledFile, ctx: SyncContext) {
-    const toJson = mapping.serializer({}, MESSAGE_LOG_ONLY);
+    const source = `Pushwoosh tracking log of ${unit.day}`;
+    const quality = ctx.quality.file(source);
+    const toJson = mapping.serializer({}, MESSAGE_LOG_ONLY, quality);
     const at = mapping.index('application_code');
     const rows = fileRows(file, {
       columns: mapping.columns,
       delimiter: ';',
       // Pushwoosh's header line starts with `//`.
       headerPrefix: '//',
-      source: `Pushwoosh tracking log of ${unit.day}`,
+      source,
       maxBytes: MAX_DECOMPRESSED_BYTES,
       onUnknownColumn: ctx.unknownColumn,
     });
@@ -121,14 +123,23 @@ export function trackingStream(
       if (app === undefined || !configured.has(app)) dropped.add(app);
       return false;
     };
-    for await (const batch of rows) yield { records: batch.filter(keepRow).map(toJson) };
+    for await (const batch of rows) {
+      const records: string[] = [];
+      for (const row of batch) {
+        if (keepRow(row)) records.push(toJson(row));
+        else quality.skip();
+      }
+      yield { records };
+    }
   }
 
-  async function* readMessageLog({ day, applications }: DayUnit) {
+  async function* readMessageLog({ day, applications }: DayUnit, ctx: SyncContext) {
     const [app] = applications;
     const from = `${day} 00:00:00`;
     const to = `${addDays(day, 1)} 00:00:00`;
-    const guard = new PageGuard(`Pushwoosh getMessageLog of ${app} for ${day}`);
+    const what = `Pushwoosh getMessageLog of ${app} for ${day}`;
+    const guard = new PageGuard(what);
+    const quality = ctx.quality.file(what);
     let token: string | undefined;
     do {
       const page = await api!.messageLogPage(app, from, to, PAGE_LIMIT, token);
@@ -136,8 +147,15 @@ export function trackingStream(
       for (const row of page.rows) {
         const owner = rowApplication(row, app);
         // Another configured application's row comes with its own query.
-        if (owner === app) records.push(JSON.stringify(messageLogRecord(row, owner)));
-        else if (!configured.has(owner)) dropped.add(owner);
+        if (owner !== app) {
+          quality.skip();
+          if (!configured.has(owner)) dropped.add(owner);
+          continue;
+        }
+        const { record, nulled, problems } = messageLogRecord(row, owner);
+        quality.rows++;
+        if (nulled.length) quality.failedRow(nulled, problems);
+        records.push(JSON.stringify(record) + metaOf(nulled));
       }
       yield { records };
       token = guard.next(page.next, page.rows.length) ? page.next : undefined;
@@ -198,7 +216,7 @@ export function trackingStream(
     dispose: async (file) => file?.dispose(),
 
     async *read(unit, file, ctx) {
-      yield* file ? readTrackingLog(unit, file, ctx) : readMessageLog(unit);
+      yield* file ? readTrackingLog(unit, file, ctx) : readMessageLog(unit, ctx);
       for (const app of unit.applications) yield { advance: unit.day, partition: app };
     },
 
