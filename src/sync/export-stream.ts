@@ -24,6 +24,8 @@ export interface SyncContext extends ReadContext {
   cursors: StreamState;
   /** Reports a CSV column this connector does not know: logged once per sync and stream. */
   unknownColumn(header: string): void;
+  /** Whether a partition already failed in this sync (isolated streams): it asks nothing more. */
+  partitionFailed(partition: string | undefined): boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
   async *read(read: ReadContext): AsyncGenerator<StreamItem> {
     const def = this.def;
     const unknown = new Set<string>();
+    const failed = new Map<string | undefined, ConnectorError>();
     const ctx: SyncContext = {
       ...read,
       cursors: new StreamState(def.state, read.state),
@@ -97,9 +100,9 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
           `${this.name}: the export has a column ${JSON.stringify(header)} that this connector does not know; it is not synced.`,
         );
       },
+      partitionFailed: (partition) => def.isolatePartitions && failed.has(partition),
     };
     const units = await def.plan(ctx);
-    const failed = new Map<string | undefined, ConnectorError>();
     const dispose = (f: F) =>
       Promise.resolve()
         .then(() => def.dispose?.(f))
@@ -163,7 +166,12 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
           notesSeen = ctx.cursors.version;
           yield { kind: 'checkpoint', state: ctx.cursors.snapshot() };
         } catch (err) {
-          if (!def.isolatePartitions) throw err;
+          if (!def.isolatePartitions) {
+            // What the stream started (an export in flight) stays in its last state.
+            const cp = noteCheckpoint();
+            if (cp) yield cp;
+            throw err;
+          }
           const e = asConnectorError(err);
           ctx.logger.error(
             `${this.name}: ${unit.partitionLabel ?? 'a partition'} failed: ${e.message}`,
@@ -177,6 +185,9 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
       // The sync's summary is logged also when a unit failed: it tells what the sync saw.
       def.finish?.(ctx);
     }
+    // Notes changed since the last checkpoint (an export requested or freed) are kept.
+    const last = noteCheckpoint();
+    if (last) yield last;
     const failures = [...failed.values()];
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {
