@@ -35,7 +35,11 @@ export interface OneSignalMessageFixture {
   /** Rows in its export file. */
   events: number;
   channel?: 'push' | 'email' | 'sms';
-  /** Real ms from an export request to its file being ready; default `events / recordsPerSecond`. */
+  /**
+   * Real ms from an export request to its file being ready; default `events / recordsPerSecond`.
+   * Read at every download attempt, so a test may change it while exports run (hold a file back
+   * with a large value, then release it).
+   */
   generationMs?: number;
   /** Generate the export file when the emulator starts, not when first requested. */
   pregenerate?: boolean;
@@ -537,8 +541,8 @@ interface ExportJob {
   app: AppState;
   message: OneSignalMessageFixture;
   file: GeneratedFile;
-  /** Real epoch ms: readiness is waited for in real time, like a poll loop does. */
-  readyAt: number;
+  /** Real epoch ms of the request: readiness is waited for in real time, like a poll loop does. */
+  requestedAt: number;
   /** Emulator clock ms. */
   expiresAt: number;
 }
@@ -816,8 +820,7 @@ export class OneSignalModule implements RouteModule {
       app,
       message,
       file: this.fileFor(app, message),
-      readyAt:
-        Date.now() + (message.generationMs ?? (message.events / this.recordsPerSecond) * 1000),
+      requestedAt: Date.now(),
       expiresAt: now.getTime() + ONESIGNAL_FILE_TTL_MS,
     };
     account.running = job;
@@ -838,7 +841,9 @@ export class OneSignalModule implements RouteModule {
     const job = this.exports.get(name);
     if (!job || job.app.fixture.appId !== appId) return this.missing();
     if (this.ctx.now().getTime() >= job.expiresAt) return this.missing();
-    if (!job.file.done || Date.now() < job.readyAt) return this.missing();
+    const generationMs =
+      job.message.generationMs ?? (job.message.events / this.recordsPerSecond) * 1000;
+    if (!job.file.done || Date.now() < job.requestedAt + generationMs) return this.missing();
     if (job.file.failed) return s3Error(500, 'InternalError', 'We encountered an internal error.');
     const defect = this.ctx.faults.take(['malformed_csv'], (f) =>
       ONESIGNAL_DEFECTS.includes(f.variant),

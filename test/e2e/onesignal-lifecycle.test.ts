@@ -22,6 +22,7 @@ import {
 } from '../../emulator/harness';
 import type { OneSignalAccountFixture, OneSignalMessageFixture } from '../../emulator/onesignal';
 import { Emulator, type EmulatorOptions } from '../../emulator/server';
+import { appKey } from '../../src/providers/onesignal/messages';
 import { signalAndWait, until, watch } from '../support/child';
 import { errorsOf, FAST_ENV, logsOf } from '../support/e2e';
 
@@ -120,18 +121,27 @@ describe('OneSignal: the export lifecycle', () => {
   const asFile = (m: Message) => [{ type: 'STREAM', stream: m.state.stream }];
   const ok = (r: RunResult) => assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
 
-  // Message 0 is large (its parse takes a while), message 1 takes 4 s to generate: while 0 is
-  // parsed, and a while after, 1 is in flight.
+  /** A file held back (for an hour) until `release`. */
+  const HELD = 3_600_000;
+  const release = (m: OneSignalMessageFixture, inMs = 0) => {
+    const asked = emu!.requests.find(
+      (r) => r.route === 'onesignal.export' && r.path.includes(m.id),
+    );
+    m.generationMs = asked ? Date.now() - asked.at + inMs : inMs;
+  };
+  // Message 0 is large (its parse takes a while), message 1's file is held back: while 0 is
+  // parsed, and after, 1 is in flight.
   const runAheadFixture = () =>
     accountOf([
       done(0, 3 * DAY_S, 20_000),
-      done(1, 2 * DAY_S, 2_000, { generationMs: 4000 }),
+      done(1, 2 * DAY_S, 2_000, { generationMs: HELD }),
       done(2, DAY_S, 500),
     ]);
   const allRows = 22_500;
 
   it('item 1: a SIGKILL while the next export is in flight (cursor before N, N+1 in flight) does not lock the account', async () => {
-    await start(runAheadFixture());
+    const account = runAheadFixture();
+    await start(account);
     const child = watch([process.execPath, CONNECTOR_BIN, ...argsOf(config())], {
       env: FAST_ENV,
     });
@@ -144,7 +154,8 @@ describe('OneSignal: the export lifecycle', () => {
     await until('a state with message 1 in flight and no cursor', () => !!stopState());
     const state = stopState()!;
     await signalAndWait(child, 'SIGKILL');
-    // Ten minutes of connector time are 6 s here; message 1's file is ready 4 s after its request.
+    release(account.apps[0].messages[1], 500);
+    // Ten minutes of connector time are 6 s here; message 1's file is ready in 0.5 s.
     const r = await read(config(1, { export_timeout_minutes: 10 }), asFile(state));
     ok(r);
     assert.equal(records(r, EVENTS).length, allRows, 'every message, every row');
@@ -155,7 +166,8 @@ describe('OneSignal: the export lifecycle', () => {
   });
 
   it("item 2: a SIGTERM right after message N's checkpoint keeps N+1's export recorded", async () => {
-    await start(runAheadFixture());
+    const account = runAheadFixture();
+    await start(account);
     const child = watch([process.execPath, CONNECTOR_BIN, ...argsOf(config())], {
       env: FAST_ENV,
     });
@@ -166,6 +178,7 @@ describe('OneSignal: the export lifecycle', () => {
     assert.equal(code, 143);
     const last = stateLines(child.stdout()).at(-1)!;
     assert.match(JSON.stringify(last), new RegExp(MSG(1)), 'message 1 is in the last state');
+    release(account.apps[0].messages[1], 500);
     const r = await read(config(1, { lookback_days: 0, export_timeout_minutes: 5 }), asFile(last));
     ok(r);
     assert.equal(records(r, EVENTS).length, 2_500, 'messages 1 and 2');
@@ -173,9 +186,11 @@ describe('OneSignal: the export lifecycle', () => {
   });
 
   it('item 2: a saved export not ready is polled at least 1 s apart, also right after the first check', async () => {
-    await start(
-      accountOf([done(0, 2 * DAY_S, 2_000, { generationMs: 2500 }), done(1, DAY_S, 100)]),
-    );
+    const account = accountOf([
+      done(0, 2 * DAY_S, 2_000, { generationMs: HELD }),
+      done(1, DAY_S, 100),
+    ]);
+    await start(account);
     const child = watch([process.execPath, CONNECTOR_BIN, ...argsOf(config())], {
       env: FAST_ENV,
     });
@@ -185,23 +200,71 @@ describe('OneSignal: the export lifecycle', () => {
     await signalAndWait(child, 'SIGTERM');
     const last = stateLines(child.stdout()).at(-1)!;
     const before = emu!.requests.length;
-    // At a tenth of real time, 1 s of connector time is 100 ms.
-    const r = await read(config(), asFile(last), [EVENTS], { SOURCE_PDM_TIME_SCALE: '0.1' });
+    const polls = () =>
+      emu!.requests
+        .slice(before)
+        .filter((x) => x.route === 'onesignal.download' && x.path.includes(MSG(0)))
+        .map((x) => x.at);
+    // At half of real time, 1 s of connector time is 500 ms.
+    const sync = read(config(), asFile(last), [EVENTS], { SOURCE_PDM_TIME_SCALE: '0.5' });
+    // The file is released 1.5 s after the sync's first check found it missing.
+    await until('the first check of the saved file', () => polls().length > 0);
+    release(account.apps[0].messages[0], 1500);
+    const r = await sync;
     ok(r);
     assert.equal(records(r, EVENTS).length, 2_100);
-    const polls = emu!.requests
-      .slice(before)
-      .filter((x) => x.route === 'onesignal.download' && x.path.includes(MSG(0)))
-      .map((x) => x.at);
-    assert.ok(polls.length >= 2, `the saved file was checked again (${polls.length})`);
-    for (let i = 1; i < polls.length; i++)
-      assert.ok(polls[i] - polls[i - 1] >= 95, `re-polled after ${polls[i] - polls[i - 1]} ms`);
+    const times = polls();
+    assert.ok(times.length >= 2, `the saved file was checked again (${times.length})`);
+    for (let i = 1; i < times.length; i++)
+      assert.ok(times[i] - times[i - 1] >= 480, `re-polled after ${times[i] - times[i - 1]} ms`);
+  });
+
+  it("a 0.2.0 state's per-app export_in_flight note is read, moved under the account and picked up", async () => {
+    await start(accountOf([done(0, 2 * DAY_S, 1_000), done(1, DAY_S, 500)]));
+    // What 0.2.0 saved for an export it had requested (here requested by the test itself).
+    const res = await fetch(
+      `${emu!.apiUrl}/notifications/${MSG(1)}/export_events?app_id=${APP(0)}`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Key ${KEY(0)}` },
+      },
+    );
+    const { csv_file_url: url } = (await res.json()) as { csv_file_url: string };
+    const requestedAt = new Date().toISOString();
+    const appState = appKey(APP(0));
+    const old = [
+      {
+        type: 'STREAM',
+        stream: {
+          stream_descriptor: { name: EVENTS },
+          stream_state: {
+            apps: {
+              [appState]: {
+                export_in_flight: {
+                  message_id: MSG(1),
+                  file: url.split(APP(0)).join('{app_id}'),
+                  requested_at: requestedAt,
+                },
+              },
+            },
+          },
+        },
+      },
+    ];
+    const r = await read(config(1, { export_timeout_minutes: 1 }), old);
+    ok(r);
+    assert.equal(records(r, EVENTS).length, 1_500);
+    assert.equal(exportsOf(MSG(1), 200).length, 1, "the test's own request, no other");
+    assert.doesNotMatch(JSON.stringify(states(r, EVENTS)), /"export_in_flight"/);
+    assert.doesNotMatch(JSON.stringify(states(r, EVENTS).at(-1)), /in_flight/);
   });
 
   it('item 3: a stream that fails leaves no export holding the slot unrecorded', async () => {
-    await start(
-      accountOf([done(0, 2 * DAY_S, 3_000), done(1, DAY_S, 2_000, { generationMs: 300 })]),
-    );
+    const account = accountOf([
+      done(0, 2 * DAY_S, 3_000),
+      done(1, DAY_S, 2_000, { generationMs: 300 }),
+    ]);
+    await start(account);
     // Message 0's file lacks a required column: the app fails while message 1 is in flight.
     emu!.inject({ kind: 'malformed_csv', variant: 'missing_column' });
     const failed = await read(config());
@@ -214,6 +277,7 @@ describe('OneSignal: the export lifecycle', () => {
       file1 || JSON.stringify(last).includes(MSG(1)),
       "message 1's export was downloaded (slot freed) or is in the last state",
     );
+    account.apps[0].messages[1].generationMs = 0;
     // One minute of connector time is 0.6 s: a slot held by a forgotten export would fail this.
     const r = await read(config(1, { export_timeout_minutes: 1 }), last);
     ok(r);
@@ -232,9 +296,6 @@ describe('OneSignal: the export lifecycle', () => {
     );
     const first = await read(config(), undefined, [EVENTS, MESSAGES]);
     ok(first);
-    const info = logsOf(first, 'INFO');
-    assert.ok(info.some((l) => new RegExp(`${MSG(2)} was canceled; it no longer holds`).test(l)));
-    assert.ok(info.some((l) => new RegExp(`${MSG(1)} is still unfinished \\d+ hours`).test(l)));
     const before = emu!.requests.length;
     const again = await read(config(1, { lookback_days: 0 }), stateFileOf(first), [
       EVENTS,
@@ -246,6 +307,9 @@ describe('OneSignal: the export lifecycle', () => {
       emu!.requests.slice(before).filter((x) => x.route === 'onesignal.export').length,
       0,
     );
+    const info = logsOf(first, 'INFO');
+    assert.ok(info.some((l) => new RegExp(`${MSG(2)} was canceled; it no longer holds`).test(l)));
+    assert.ok(info.some((l) => new RegExp(`${MSG(1)} is still unfinished \\d+ hours`).test(l)));
   });
 
   it("item 5: the cursor keeps OneSignal's sub-second precision; lookback_days 0 then makes no export", async () => {
@@ -258,8 +322,6 @@ describe('OneSignal: the export lifecycle', () => {
     );
     const first = await read(config(), undefined, [EVENTS, MESSAGES]);
     ok(first);
-    const cursor = JSON.stringify(states(first, EVENTS).at(-1)!.state.stream.stream_state);
-    assert.match(cursor, /T\d\d:\d\d:\d\d\.\d{6}Z/, 'microseconds');
     const before = emu!.requests.length;
     const again = await read(config(1, { lookback_days: 0 }), stateFileOf(first), [
       EVENTS,
@@ -272,6 +334,8 @@ describe('OneSignal: the export lifecycle', () => {
       0,
       'no export',
     );
+    const cursor = JSON.stringify(states(first, EVENTS).at(-1)!.state.stream.stream_state);
+    assert.match(cursor, /T\d\d:\d\d:\d\d\.\d{6}Z/, 'microseconds');
   });
 
   it('item 6: an app with a revoked key fails alone; the others sync (both streams)', async () => {
