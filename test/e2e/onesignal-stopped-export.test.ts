@@ -130,7 +130,9 @@ describe('OneSignal: a sync stopped in the middle of an export', () => {
     assert.equal(requested.filter((p) => p.includes(MSG(0))).length, 1);
     assert.equal(requested.filter((p) => p.includes(MSG(1))).length, 1);
     assert.ok(
-      logsOf(r, 'INFO').some((l) => /picking up the export of message .* that a stopped sync requested/.test(l)),
+      logsOf(r, 'INFO').some((l) =>
+        /picking up the export of message .* that a stopped sync requested/.test(l),
+      ),
     );
     assert.doesNotMatch(JSON.stringify(states(r, STREAM).at(-1)), /exports_in_flight/);
   });
