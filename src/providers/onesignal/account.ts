@@ -180,7 +180,7 @@ export class OneSignalAccount {
           );
         }
       },
-      released: (job) => this.letGo(job),
+      released: (job, how) => this.letGo(job, how),
       signal: this.stop.signal,
     };
   }
@@ -223,11 +223,16 @@ export class OneSignalAccount {
   private dropLost(): void {
     const before = this.held.length;
     for (let i = this.held.length - 1; i >= 0; i--)
-      if (this.held[i].job.url === null) this.held.splice(i, 1);
+      if (this.held[i].job.url === null) {
+        this.held[i].job.state = 'abandoned';
+        this.held.splice(i, 1);
+      }
     if (this.held.length !== before) this.save();
   }
 
-  private letGo(job: OneSignalJob): void {
+  /** The job no longer holds the slot: it leaves the state, and its file URL with it. */
+  private letGo(job: OneSignalJob, how: 'downloaded' | 'abandoned'): void {
+    job.state = how;
     const i = this.held.findIndex((h) => h.job === job);
     if (i < 0) return;
     this.held.splice(i, 1);
@@ -254,7 +259,7 @@ export class OneSignalAccount {
       if (h.job === this.probed?.job) continue;
       if (this.probed) {
         // The slot proved free: no saved export holds it any more.
-        this.letGo(h.job);
+        this.letGo(h.job, 'abandoned');
         continue;
       }
       const app = this.deps.apps.get(h.app)!;
@@ -277,7 +282,7 @@ export class OneSignalAccount {
             beforeRequest: () => {
               throw new Gone();
             },
-            released: (job) => this.letGo(job),
+            released: (job, how) => this.letGo(job, how),
             signal: this.stop.signal,
           },
         });
