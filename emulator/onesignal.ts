@@ -22,7 +22,10 @@ export { onesignalFixture };
 
 export interface OneSignalMessageFixture {
   id: string;
-  /** Unix seconds. */
+  /**
+   * Unix seconds; a fraction is OneSignal's precise send time (microseconds), which orders the
+   * listing and its next_time_offset token, while `send_after` is listed in whole seconds.
+   */
   sendAfter: number;
   /** Unix seconds; defaults to sendAfter (earlier for a scheduled message). */
   queuedAt?: number;
@@ -32,10 +35,17 @@ export interface OneSignalMessageFixture {
   /** Rows in its export file. */
   events: number;
   channel?: 'push' | 'email' | 'sms';
+  /**
+   * Real ms from an export request to its file being ready; default `events / recordsPerSecond`.
+   * Read at every download attempt, so a test may change it while exports run (hold a file back
+   * with a large value, then release it).
+   */
+  generationMs?: number;
   /** Generate the export file when the emulator starts, not when first requested. */
   pregenerate?: boolean;
   /** The `kind` filter of View messages: 0 dashboard, 1 API, 3 automated; default 1. */
   kind?: 0 | 1 | 3;
+  /** A canceled message (with `completedAt: null` and `remaining` > 0, it never finishes). */
   canceled?: boolean;
 }
 
@@ -67,6 +77,10 @@ export interface OneSignalOptions {
    * the documented text (default), 409 with it, or 429 with "an export is already in progress".
    */
   busyVariant?: 'documented' | 'conflict' | 'inProgress';
+  /** The refusal of a second export carries `Retry-After` with these seconds (default: none). */
+  busyRetryAfterSeconds?: number;
+  /** App IDs whose App API key was revoked: every call of theirs answers 401. */
+  revokedApps?: string[];
 }
 
 export const ONESIGNAL_CSV_HEADER = [
@@ -531,8 +545,8 @@ interface ExportJob {
   app: AppState;
   message: OneSignalMessageFixture;
   file: GeneratedFile;
-  /** Real epoch ms: readiness is waited for in real time, like a poll loop does. */
-  readyAt: number;
+  /** Real epoch ms of the request: readiness is waited for in real time, like a poll loop does. */
+  requestedAt: number;
   /** Emulator clock ms. */
   expiresAt: number;
 }
@@ -552,6 +566,7 @@ export class OneSignalModule implements RouteModule {
   private readonly numericOffsets: boolean;
   private readonly exportUrlField: string;
   private readonly busy: () => EmuResponse;
+  private readonly revoked: Set<string>;
   /** Generated export files, one per (app, message). */
   private files = new Map<string, GeneratedFile>();
   /** Issued download file names. */
@@ -593,6 +608,17 @@ export class OneSignalModule implements RouteModule {
       },
       options.busyVariant,
     );
+    const retryAfter = options.busyRetryAfterSeconds;
+    if (retryAfter !== undefined) {
+      if (!Number.isInteger(retryAfter) || retryAfter < 0)
+        throw new Error('onesignal.busyRetryAfterSeconds must be a non-negative integer');
+      const refuse = this.busy;
+      this.busy = () => {
+        const r = refuse();
+        return { ...r, headers: { ...r.headers, 'retry-after': String(retryAfter) } };
+      };
+    }
+    this.revoked = new Set(options.revokedApps ?? []);
     this.exportUrlField = pickVariant(
       'onesignal.exportUrlField',
       { csv_file_url: 'csv_file_url', csvFileUrl: 'csvFileUrl' },
@@ -731,7 +757,8 @@ export class OneSignalModule implements RouteModule {
     const app = this.apps.get(appId);
     if (!app) return errors(400, 'app_id not found');
     const m = /^key\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m || m[1] !== app.fixture.apiKey) return errors(401, ONESIGNAL_ERRORS.unauthorized);
+    if (!m || m[1] !== app.fixture.apiKey || this.revoked.has(appId))
+      return errors(401, ONESIGNAL_ERRORS.unauthorized);
     return app;
   }
 
@@ -818,7 +845,7 @@ export class OneSignalModule implements RouteModule {
       app,
       message,
       file: this.fileFor(app, message),
-      readyAt: Date.now() + (message.events / this.recordsPerSecond) * 1000,
+      requestedAt: Date.now(),
       expiresAt: now.getTime() + ONESIGNAL_FILE_TTL_MS,
     };
     account.running = job;
@@ -826,6 +853,9 @@ export class OneSignalModule implements RouteModule {
     const name = `events_audience-activity-${message.id}-${channel}-${fileStamp(now)}-${randomUUID()}.csv.gz`;
     this.exports.set(name, job);
     const appId = encodeURIComponent(app.fixture.appId);
+    // The export started, yet the answer is a gateway's error: its file URL is lost.
+    const lost = this.ctx.faults.take(['onesignal_export_lost']);
+    if (lost) return errors(lost.status ?? 502, 'Bad Gateway');
     return ok({
       [this.exportUrlField]:
         `${this.ctx.filesUrl}/onesignal/csv_exports/${appId}/${encodeURIComponent(name)}`,
@@ -836,7 +866,9 @@ export class OneSignalModule implements RouteModule {
     const job = this.exports.get(name);
     if (!job || job.app.fixture.appId !== appId) return this.missing();
     if (this.ctx.now().getTime() >= job.expiresAt) return this.missing();
-    if (!job.file.done || Date.now() < job.readyAt) return this.missing();
+    const generationMs =
+      job.message.generationMs ?? (job.message.events / this.recordsPerSecond) * 1000;
+    if (!job.file.done || Date.now() < job.requestedAt + generationMs) return this.missing();
     if (job.file.failed) return s3Error(500, 'InternalError', 'We encountered an internal error.');
     const defect = this.ctx.faults.take(['malformed_csv'], (f) =>
       ONESIGNAL_DEFECTS.includes(f.variant),

@@ -118,7 +118,9 @@ export type Fault =
   | { kind: 'pushwoosh_repeat_token'; times?: number }
   // Pushwoosh: the next call on `route` answers status_code 210 with `message`.
   | { kind: 'pushwoosh_argument_error'; route: string; message?: string; times?: number }
-  | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number };
+  | { kind: 'malformed_zip'; variant: MalformedZipVariant; times?: number }
+  // OneSignal: the next export_events starts the export, yet answers `status` (default 502).
+  | { kind: 'onesignal_export_lost'; status?: number; times?: number };
 
 export type MalformedZipVariant =
   | 'truncated_entry'
@@ -240,6 +242,7 @@ export function validateFault(input: unknown): Fault {
     'export_expired',
     'download_url_expired',
     'malformed_csv',
+    'onesignal_export_lost',
     ...PUSHWOOSH_FAULT_KINDS,
   ];
   if (typeof f.kind !== 'string' || !kinds.includes(f.kind)) {
@@ -260,7 +263,7 @@ export function validateFault(input: unknown): Fault {
       throw new Error('retryAfterSeconds must be a non-negative integer');
     }
   }
-  if (f.kind === 'server_error' && f.status !== undefined) {
+  if ((f.kind === 'server_error' || f.kind === 'onesignal_export_lost') && f.status !== undefined) {
     const s = f.status;
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 500 || s > 599) {
       throw new Error('status must be an integer 500..599');

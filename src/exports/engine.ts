@@ -10,7 +10,15 @@ import type { HttpClient } from '../http/client';
 import { safeUrl } from '../http/urls';
 import type { Clock } from '../util/clock';
 import { shutdown } from '../util/shutdown';
-import { type DownloadSource, type ExportRepository, ExportSlotBusy, type JobStatus } from './job';
+import {
+  type DownloadSource,
+  type ExportRepository,
+  ExportOutcomeUnknown,
+  ExportSlotBusy,
+  ExportStopped,
+  type JobLifecycle,
+  type JobStatus,
+} from './job';
 import type { JobTracker } from './tracker';
 
 export interface ExportOptions {
@@ -94,23 +102,44 @@ export class ExportEngine {
   /**
    * Runs one export under `tracker`'s cap. `schedule` gives the job's own polling schedule (e.g.
    * sized from its row count); it is asked once the job holds its slot, so it can use what the
-   * exports before it taught.
+   * exports before it taught. `lifecycle` lets the slot's owner record the job while it may hold
+   * the slot, resume a saved one, and forbid new requests.
    */
   async run<J>(
     repo: ExportRepository<J>,
-    job: { tracker?: JobTracker; schedule?: () => Partial<PollSchedule> } = {},
+    job: {
+      tracker?: JobTracker;
+      schedule?: () => Partial<PollSchedule>;
+      lifecycle?: JobLifecycle<J>;
+    } = {},
   ): Promise<SpooledFile> {
     const release = job.tracker ? await job.tracker.acquire() : () => {};
+    const life = job.lifecycle ?? {};
     try {
       const schedule = { ...this.options, ...job.schedule?.() };
-      for (let restart = 0; ; restart++) {
-        const started = await this.startWhenFree(repo, schedule);
-        const status = await this.waitForCompletion(repo, started, schedule);
-        if (status.state === 'completed')
-          return await this.download(repo, started, status.download);
-        if (restart >= this.options.maxRestarts) {
+      let resumed = life.resume;
+      for (let restart = 0; ;) {
+        const started = resumed ?? (await this.startWhenFree(repo, schedule, life));
+        const wasResumed = resumed !== undefined;
+        resumed = undefined;
+        const status = await this.waitForCompletion(
+          repo,
+          started,
+          schedule,
+          life.signal,
+          wasResumed ? life.stillHeld : undefined,
+        );
+        if (status.state === 'completed') {
+          const file = await this.download(repo, started, status.download);
+          life.released?.(started, 'downloaded');
+          return file;
+        }
+        life.released?.(started, 'abandoned');
+        // A saved job that is gone is its owner's to replace (or not).
+        if (wasResumed) continue;
+        if (restart++ >= this.options.maxRestarts) {
           throw transientError(
-            `${repo.describe} ended ${status.state.toUpperCase()} ${restart + 1} time(s): ${status.reason}. The next sync will try again.`,
+            `${repo.describe} ended ${status.state.toUpperCase()} ${restart} time(s): ${status.reason}. The next sync will try again.`,
           );
         }
         this.logger.warn(
@@ -124,36 +153,61 @@ export class ExportEngine {
 
   /**
    * Requests the export; while the vendor says another export of the account holds the slot,
-   * waits (backing off, within the export timeout) and asks again. Such an export is usually one
-   * a stopped sync left behind: it holds the slot until its file is downloaded or expires.
+   * waits (backing off, never sooner than its Retry-After, within the export timeout) and asks
+   * again. A request whose answer was lost is not sent again (it may have started the export).
    */
-  private async startWhenFree<J>(repo: ExportRepository<J>, schedule: PollSchedule): Promise<J> {
+  private async startWhenFree<J>(
+    repo: ExportRepository<J>,
+    schedule: PollSchedule,
+    life: JobLifecycle<J>,
+  ): Promise<J> {
     const elapsedMs = this.clock.timer();
     let wait = Math.max(MIN_REPOLL_MS, schedule.pollIntervalMs);
     for (let tries = 1; ; tries++) {
+      life.beforeRequest?.();
+      let started: J;
       try {
-        return await repo.start();
+        started = await repo.start();
       } catch (err) {
+        if (err instanceof ExportOutcomeUnknown) {
+          life.lost?.(err.reason);
+          throw transientError(
+            `${repo.describe}: ${err.reason}. The request is not sent again: it may have started the export anyway, which then holds the account's export slot; the next sync continues.`,
+          );
+        }
         if (!(err instanceof ExportSlotBusy)) throw err;
+        life.busy?.(err);
+        const pause = Math.max(wait, err.retryAfterMs ?? 0);
         const elapsed = elapsedMs();
-        if (elapsed + wait > this.options.timeoutMs) {
+        if (elapsed + pause > this.options.timeoutMs) {
           throw transientError(
             `${repo.describe}: ${err.reason}, for ${Math.round(elapsed / 60_000)} minute(s) (export_timeout_minutes). A sync stopped in the middle of an export leaves it running until its file is downloaded or expires; the next sync tries again.`,
           );
         }
         this.logger.warn(
-          `${repo.describe}: ${err.reason}; waiting for it to end (try ${tries}, next in ${Math.round(wait / 1000)} s).`,
+          `${repo.describe}: ${err.reason}; waiting for it to end (try ${tries}, next in ${Math.round(pause / 1000)} s).`,
         );
-        await this.clock.sleep(wait);
-        wait = Math.min(schedule.pollMaxMs, Math.max(MIN_REPOLL_MS, Math.round(wait * 1.5)));
+        await this.nap(pause, life.signal);
+        wait = Math.min(schedule.pollMaxMs, Math.max(MIN_REPOLL_MS, Math.round(pause * 1.5)));
+        continue;
       }
+      life.requested?.(started);
+      return started;
     }
+  }
+
+  /** A wait that ends the job's run (left as it is) when its owner stops it. */
+  private async nap(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    await this.clock.sleep(ms, signal);
+    if (signal?.aborted) throw new ExportStopped();
   }
 
   private async waitForCompletion<J>(
     repo: ExportRepository<J>,
     job: J,
     schedule: PollSchedule,
+    signal?: AbortSignal,
+    stillHeld?: (job: J) => Promise<boolean>,
   ): Promise<Exclude<JobStatus, { state: 'running' }>> {
     const elapsedMs = this.clock.timer();
     let interval = Math.max(MIN_REPOLL_MS, schedule.pollInitialMs);
@@ -166,6 +220,9 @@ export class ExportEngine {
         );
         return status;
       }
+      if (polls === 1 && stillHeld && !(await stillHeld(job))) {
+        return { state: 'expired', reason: 'the account accepted a new export, so it is gone' };
+      }
       if (elapsed + interval > this.options.timeoutMs) {
         throw transientError(
           `${repo.describe} was not ready after ${Math.round(elapsed / 60_000)} minute(s) (export_timeout_minutes). The next sync will pick it up again.`,
@@ -174,7 +231,7 @@ export class ExportEngine {
       this.logger.info(
         `${repo.describe}: ${status.detail ?? 'still processing'}; check ${polls}, next in ${Math.round(interval / 1000)} s.`,
       );
-      await this.clock.sleep(interval);
+      await this.nap(interval, signal);
       interval = polls === 1 ? schedule.pollIntervalMs : Math.round(interval * schedule.pollGrowth);
       interval = Math.max(MIN_REPOLL_MS, Math.min(schedule.pollMaxMs, interval));
     }

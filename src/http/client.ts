@@ -81,8 +81,10 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /**
    * The request has an effect at the vendor (it starts an export that holds a slot). A network
-   * error after it may have been received is not retried, since a second one would be refused
-   * or start a second export; answers (429, 5xx) and errors before any byte was sent are.
+   * error after it may have been received, and a 5xx answer (the vendor may have acted before
+   * failing), are not retried, since a second one would be refused or start a second export: the
+   * first throws `MaybeReceived`, the second is returned to the caller. A 429 (refused, so not
+   * acted on; retried after its Retry-After) and errors before any byte was sent are retried.
    */
   unsafeToRepeat?: boolean;
   /**
@@ -151,6 +153,14 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Request headers a redirect hop never carries, besides the credential's own. */
 const SECRET_HEADER = /^(cookie|proxy-authorization)$|auth|token|secret|key|signature|session/i;
 
+/** An unsafe request (see HttpRequest.unsafeToRepeat) that the vendor may have received. */
+export class MaybeReceived extends ConnectorError {
+  constructor(message: string, internal?: string) {
+    super(message, 'transient_error', internal);
+    this.name = 'MaybeReceived';
+  }
+}
+
 export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly retry: RetryPolicy;
@@ -208,7 +218,7 @@ export class HttpClient {
       }
       const res = answer?.res;
       if (networkError && req.unsafeToRepeat && !NOT_SENT.has(errorCode(networkError) ?? '')) {
-        throw transientError(
+        throw new MaybeReceived(
           `${req.what} failed: ${describeNetworkError(networkError)}. It is not sent again, since the vendor may have received it; the next sync continues.`,
           `${req.method} ${safeUrl(req.url)}`,
         );
@@ -217,6 +227,7 @@ export class HttpClient {
         networkError !== undefined ||
         (res !== undefined &&
           RETRYABLE_STATUS(res.status) &&
+          !(req.unsafeToRepeat && res.status >= 500) &&
           !req.isFinal?.(res.status, typeof res.data === 'string' ? res.data : ''));
       if (!retryable && answer) return this.finish<T>(req, answer, responseType);
       const reason = networkError ? describeNetworkError(networkError) : `HTTP ${res!.status}`;

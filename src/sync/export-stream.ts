@@ -30,6 +30,8 @@ export interface SyncContext extends ReadContext {
   unknownColumn(header: string): void;
   /** Values synced as null because they could not be converted: `quality.file(...)` per file. */
   quality: QualityReport;
+  /** Whether a partition already failed in this sync (isolated streams): it asks nothing more. */
+  partitionFailed(partition: string | undefined): boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
   async *read(read: ReadContext): AsyncGenerator<StreamItem> {
     const def = this.def;
     const unknown = new Set<string>();
+    const failed = new Map<string | undefined, ConnectorError>();
     const ctx: SyncContext = {
       ...read,
       cursors: new StreamState(def.state, read.state),
@@ -104,9 +107,9 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
         );
       },
       quality: new QualityReport(this.name, read.logger),
+      partitionFailed: (partition) => def.isolatePartitions && failed.has(partition),
     };
     const units = await def.plan(ctx);
-    const failed = new Map<string | undefined, ConnectorError>();
     const dispose = (f: F) =>
       Promise.resolve()
         .then(() => def.dispose?.(f))
@@ -170,7 +173,12 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
           notesSeen = ctx.cursors.version;
           yield { kind: 'checkpoint', state: ctx.cursors.snapshot() };
         } catch (err) {
-          if (!def.isolatePartitions) throw err;
+          if (!def.isolatePartitions) {
+            // What the stream started (an export in flight) stays in its last state.
+            const cp = noteCheckpoint();
+            if (cp) yield cp;
+            throw err;
+          }
           const e = asConnectorError(err);
           ctx.logger.error(
             `${this.name}: ${unit.partitionLabel ?? 'a partition'} failed: ${e.message}`,
@@ -185,6 +193,9 @@ export class ExportStream<U extends UnitOfWork, F> implements Stream {
       def.finish?.(ctx);
       ctx.quality.summary();
     }
+    // Notes changed since the last checkpoint (an export requested or freed) are kept.
+    const last = noteCheckpoint();
+    if (last) yield last;
     const failures = [...failed.values()];
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {

@@ -33,6 +33,29 @@ export const TIME_CURSOR: CursorKind = {
 };
 
 /**
+ * A time kept to the microsecond, as OneSignal orders its messages (its `next_time_offset` token
+ * reads `2025-02-19T19:16:49.568951Z#…`): canonical with six fraction digits, so that the text
+ * compares in time order and a listing "strictly after" it does not list that message again.
+ */
+export const MICROS_TIME_CURSOR: CursorKind = {
+  expected: 'an ISO 8601 time',
+  normalize: (v) => (typeof v === 'string' ? microsIso(v) : undefined),
+};
+
+const MICROS_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), or undefined when it is no ISO time. */
+export function microsIso(t: string): string | undefined {
+  const m = MICROS_RE.exec(t);
+  if (!m) return undefined;
+  const zone = m[3] === 'Z' ? 'Z' : `${m[3].slice(0, 3)}:${m[3].slice(-2)}`;
+  const ms = Date.parse(`${m[1]}${zone}`);
+  if (!Number.isFinite(ms)) return undefined;
+  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
+}
+
+/**
  * The shape of a stream's state: one cursor `{ <field>: value }`, or one per partition under a
  * group, `{ <group>: { <partition>: { <field>: value } } }` (per channel, per app).
  */
@@ -45,6 +68,11 @@ export interface StateLayout {
    * flight, so that a later sync can pick it up). A partition may hold notes and no cursor yet.
    */
   notes?: string[];
+  /**
+   * Keys beside the partitions group, each a JSON object the stream alone reads (e.g. OneSignal's
+   * exports in flight per account: the account, not one app, holds the export slot).
+   */
+  shared?: string[];
 }
 
 const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -68,8 +96,14 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
       );
     return { [field]: value };
   }
+  const shared: JsonObject = {};
+  for (const key of layout.shared ?? []) {
+    if (raw[key] === undefined) continue;
+    if (!isObject(raw[key])) throw stateError(stream, `has "${key}" that is not an object`);
+    shared[key] = raw[key];
+  }
   const group = raw[partitions.group];
-  if (group === undefined) return {};
+  if (group === undefined) return shared;
   if (!isObject(group)) throw stateError(stream, `has "${partitions.group}" that is not an object`);
   const out: Record<string, JsonObject> = {};
   for (const [id, entry] of Object.entries(group)) {
@@ -95,7 +129,7 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
     }
     out[id] = { [field]: value, ...notes };
   }
-  return { [partitions.group]: out };
+  return { [partitions.group]: out, ...shared };
 }
 
 /**
@@ -106,6 +140,7 @@ export function parseState(layout: StateLayout, raw: unknown, stream: string): J
 export class StreamState {
   private readonly single: Record<string, string> = {};
   private readonly byPartition: Record<string, JsonObject> = {};
+  private readonly shared: Record<string, JsonObject> = {};
   /** Counts note changes, so a reader can tell whether one is not checkpointed yet. */
   version = 0;
   private wake: () => void = () => {};
@@ -117,6 +152,9 @@ export class StreamState {
   ) {
     const group = layout.partitions?.group;
     if (!incoming) return;
+    for (const key of layout.shared ?? [])
+      if (incoming[key] !== undefined)
+        this.shared[key] = structuredClone(incoming[key] as JsonObject);
     if (group) {
       for (const [id, entry] of Object.entries((incoming[group] ?? {}) as JsonObject))
         this.byPartition[id] = structuredClone(entry as JsonObject);
@@ -153,6 +191,22 @@ export class StreamState {
     if (value === undefined) delete entry[key];
     else entry[key] = structuredClone(value);
     this.byPartition[partition] = entry;
+    this.changedNow();
+  }
+
+  /** A shared key (see StateLayout.shared). */
+  sharedValue(key: string): JsonObject | undefined {
+    return this.shared[key];
+  }
+
+  /** Sets (or clears) a shared key; checkpointed like a note. */
+  setShared(key: string, value: JsonObject | undefined): void {
+    if (value === undefined) delete this.shared[key];
+    else this.shared[key] = structuredClone(value);
+    this.changedNow();
+  }
+
+  private changedNow(): void {
     this.version++;
     this.wake();
     this.nextChange = this.arm();
@@ -166,7 +220,7 @@ export class StreamState {
   snapshot(): JsonObject {
     const group = this.layout.partitions?.group;
     if (!group) return { ...this.single };
-    return { [group]: structuredClone(this.byPartition) };
+    return { [group]: structuredClone(this.byPartition), ...structuredClone(this.shared) };
   }
 
   private arm(): Promise<void> {

@@ -941,3 +941,87 @@ describe('onesignal temp files', () => {
     assert.equal(existsSync(second), false);
   });
 });
+
+describe('onesignal lifecycle knobs', () => {
+  it('onesignal_export_lost: the export starts (the slot is taken) yet the answer is a 502', async () => {
+    const e = await Emulator.start(FAST);
+    try {
+      e.inject({ kind: 'onesignal_export_lost' });
+      const [m1, m2] = APP1.messages;
+      const lost = await exportEvents(e, APP1, m1.id);
+      assert.equal(lost.status, 502);
+      const next = await exportEvents(e, APP1, m2.id);
+      assert.equal(next.status, 400, 'the lost export holds the slot');
+      assert.match(next.text, /Only one concurrent export/);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('busyRetryAfterSeconds: the refusal of a second export carries Retry-After', async () => {
+    const e = await Emulator.start({
+      ...FAST,
+      onesignal: { ...FAST.onesignal, busyVariant: 'inProgress', busyRetryAfterSeconds: 2 },
+    });
+    try {
+      await exportUrl(e, APP1, APP1.messages[0].id);
+      const busy = await exportEvents(e, APP1, APP1.messages[1].id);
+      assert.equal(busy.status, 429);
+      assert.equal(busy.headers['retry-after'], '2');
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('revokedApps: every call of that app answers 401; the others work', async () => {
+    const e = await Emulator.start({
+      ...FAST,
+      onesignal: { ...FAST.onesignal, revokedApps: [APP1.appId] },
+    });
+    try {
+      assert.equal((await list(e, APP1)).status, 401);
+      assert.equal((await exportEvents(e, APP1, APP1.messages[0].id)).status, 401);
+      assert.equal((await list(e, APP2)).status, 200);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('generationMs is read live: a held file becomes ready once released', async () => {
+    const account = onesignalFixture(new Date(NOW));
+    const message = account.apps[0].messages[0];
+    message.generationMs = 3_600_000;
+    const e = await Emulator.start({
+      ...FAST,
+      onesignal: { ...FAST.onesignal, accounts: [account] },
+    });
+    try {
+      const url = await exportUrl(e, account.apps[0], message.id);
+      await sleep(50);
+      assert.equal((await request(url)).status, 404);
+      message.generationMs = 0;
+      assert.equal((await download(url)).status, 200);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('a fractional sendAfter is the precise time in the token; send_after is whole seconds', async () => {
+    const account = onesignalFixture(new Date(NOW));
+    const message = account.apps[1].messages[0];
+    message.sendAfter = Math.floor(message.sendAfter) + 0.568951;
+    const e = await Emulator.start({
+      ...FAST,
+      onesignal: { ...FAST.onesignal, accounts: [account] },
+    });
+    try {
+      const since = new Date((message.sendAfter - 1) * 1000).toISOString();
+      const page = json(await list(e, account.apps[1], { time_offset: since, limit: 1 }));
+      assert.equal(page.notifications[0].send_after, Math.floor(message.sendAfter));
+      const token = Buffer.from(String(page.next_time_offset), 'base64').toString('utf8');
+      assert.match(token, new RegExp(`\\.568951Z#${message.id}$`));
+    } finally {
+      await e.close();
+    }
+  });
+});

@@ -1,8 +1,15 @@
 import type { Readable } from 'node:stream';
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
-import { type ExportRepository, ExportSlotBusy, type JobStatus } from '../../exports/job';
-import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
+import {
+  type ExportJobState,
+  ExportOutcomeUnknown,
+  type ExportRepository,
+  ExportSlotBusy,
+  type JobStatus,
+} from '../../exports/job';
+import { microsIso } from '../../sync/state';
+import { apiUrlOptions, HttpClient, MaybeReceived, retryAfterMs, snippet } from '../../http/client';
 import { type ErrorRule, errorFor } from '../../http/error-table';
 import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
@@ -110,7 +117,7 @@ export class OneSignalAppClient {
   async messagesPage(
     timeOffset: string,
     limit = PAGE,
-  ): Promise<{ messages: OneSignalMessage[]; next?: string }> {
+  ): Promise<{ messages: OneSignalMessage[]; next?: string; at?: Position }> {
     await this.limiter.wait();
     const res = await this.http.request<{ notifications?: unknown; next_time_offset?: unknown }>({
       method: 'GET',
@@ -130,7 +137,31 @@ export class OneSignalAppClient {
         throw systemError(`${this.label}: a message without id or send_after: ${snippet(m)}`);
       }
     }
-    return { messages: list as OneSignalMessage[], next: this.nextOffsetOf(res.data) };
+    const next = this.nextOffsetOf(res.data);
+    return { messages: list as OneSignalMessage[], next, at: this.positionOf(next) };
+  }
+
+  /**
+   * The precise send time a next_time_offset token names (base64 of `<ISO time>#<message id>`,
+   * as OneSignal documents it): OneSignal orders messages on it, below the whole seconds of
+   * send_after. The integer variant names no message; an unknown shape is logged once.
+   */
+  private positionOf(next: string | undefined): Position | undefined {
+    if (next === undefined || /^\d+$/.test(next)) return undefined;
+    const text = /^[A-Za-z0-9+/_-]+={0,2}$/.test(next)
+      ? Buffer.from(next, 'base64').toString('utf8')
+      : '';
+    const m = /^([^#]+)#([0-9A-Za-z-]+)$/.exec(text);
+    const time = m ? microsIso(m[1]) : undefined;
+    if (!m || !time) {
+      this.answers.note(
+        'OneSignal messages',
+        { next_time_offset: next },
+        'reading the cursor from send_after instead',
+      );
+      return undefined;
+    }
+    return { id: m[2], time };
   }
 
   /** One doc types next_time_offset as an integer, the SDK as a string: both are passed back. */
@@ -147,14 +178,21 @@ export class OneSignalAppClient {
    * the last: asking on for the empty page OneSignal's docs mention would cost a rate-limited
    * second per app, and a message sent meanwhile is found by the next sync anyway.
    */
-  async messagesSince(since: Date): Promise<OneSignalMessage[]> {
+  async messagesSince(
+    since: string,
+  ): Promise<{ messages: OneSignalMessage[]; precise: Map<string, string> }> {
     const out: OneSignalMessage[] = [];
+    // Message id -> its precise send time, where a page's token names it.
+    const precise = new Map<string, string>();
     const guard = new PageGuard(`${this.label} messages`);
-    let offset = since.toISOString();
+    let offset = since;
     for (;;) {
       const page = await this.messagesPage(offset);
       out.push(...page.messages);
-      if (page.messages.length < PAGE || !guard.next(page.next, page.messages.length)) return out;
+      if (page.at && page.messages.some((m) => m.id === page.at!.id))
+        precise.set(page.at.id, page.at.time);
+      if (page.messages.length < PAGE || !guard.next(page.next, page.messages.length))
+        return { messages: out, precise };
       offset = page.next!;
     }
   }
@@ -169,18 +207,33 @@ export class OneSignalAppClient {
   }
 
   async requestExport(messageId: string): Promise<string> {
-    const res = await this.http.request<unknown>({
-      method: 'POST',
-      url: `${this.apiUrl}/notifications/${encodeURIComponent(messageId)}/export_events`,
-      what: `${this.label} export of message ${messageId}`,
-      params: { app_id: this.app.appId },
-      // A repeat of a request that reached OneSignal would meet its own export in the slot.
-      unsafeToRepeat: true,
-      // A refusal for the taken slot is waited out by the engine, whatever status carries it.
-      isFinal: (_status, body) => ONE_EXPORT.test(body),
-    });
+    let res;
+    try {
+      res = await this.http.request<unknown>({
+        method: 'POST',
+        url: `${this.apiUrl}/notifications/${encodeURIComponent(messageId)}/export_events`,
+        what: `${this.label} export of message ${messageId}`,
+        params: { app_id: this.app.appId },
+        // A repeat of a request that reached OneSignal would meet its own export in the slot.
+        unsafeToRepeat: true,
+        // A refusal for the taken slot is waited out by the engine, whatever status carries it.
+        isFinal: (_status, body) => ONE_EXPORT.test(body),
+      });
+    } catch (err) {
+      if (err instanceof MaybeReceived) throw new ExportOutcomeUnknown(err.message);
+      throw err;
+    }
     if (res.status >= 400 && ONE_EXPORT.test(errorsOf(res.data))) {
-      throw new ExportSlotBusy('OneSignal says another export of this account is running');
+      throw new ExportSlotBusy(
+        'OneSignal says another export of this account is running',
+        retryAfterMs(res.headers['retry-after']),
+      );
+    }
+    // OneSignal may have started the export before failing: not asked again (see the engine).
+    if (res.status >= 500) {
+      throw new ExportOutcomeUnknown(
+        `OneSignal answered the export request with HTTP ${res.status}, without its file URL`,
+      );
     }
     if (res.status !== 200) throw this.rejected(res.status, res.data);
     const url = httpLink(field(res.data, 'csv_file_url', 'csvFileUrl'), this.apiUrl);
@@ -191,89 +244,61 @@ export class OneSignalAppClient {
   }
 }
 
+/** A precise send position: a message and the time OneSignal orders it on. */
+interface Position {
+  id: string;
+  time: string;
+}
+
+/** One export of a message's audience activity, as the account that holds its slot tracks it. */
+export interface OneSignalJob {
+  messageId: string;
+  /** The file URL; null when the request's answer was lost (the export may exist all the same). */
+  url: string | null;
+  /** Wall time of the request. */
+  requestedAt: number;
+  state: ExportJobState;
+  /** A saved job: its file missing `graceMs` after its request means it is gone. */
+  graceMs?: number;
+}
+
 export interface ExportHooks {
   /** Hears how long the file took to generate, as soon as it is served. */
   onReady?: (generationMs: number) => void;
-  /** Hears the file URL of an export just requested: it holds the account's slot. */
-  onRequested?: (url: string) => void;
-  /**
-   * An export a stopped sync requested: its file is polled first, before any new request. A file
-   * still missing `graceMs` after that request is taken as gone, and a new export is requested.
-   */
-  resume?: { url: string; requestedAt: number; graceMs: number };
 }
 
 /**
  * OneSignal's export: the file URL answers S3's 404 NoSuchKey until the file is generated, or
  * 403 AccessDenied where the bucket cannot be listed, so both mean "not ready" until the file was
- * served once; after that (or on 410) the file is gone and the export is requested again. Polling
- * GETs the file itself (without the key); the 200 answer's body is handed to the engine.
+ * served once; after that (or on 410) the file is gone. A saved job (from a stopped sync) whose
+ * file is still missing long after its request is gone too. Polling GETs the file itself
+ * (without the key); the 200 answer's body is handed to the engine.
  */
-export class OneSignalExport implements ExportRepository<{ url: string }> {
+export class OneSignalExport implements ExportRepository<OneSignalJob> {
   readonly describe: string;
   /** How long OneSignal took to generate the file, from the request to its first 200. */
   generationMs = 0;
   private sinceRequest: () => number = () => 0;
   /** File URLs that were served once: missing after that means gone, not "not yet". */
   private readonly served = new Set<string>();
-  /** The export a stopped sync requested, while it is the one polled. */
-  private resumed: ExportHooks['resume'];
-  /** The export requested while finding that a stopped sync's export is gone. */
-  private fresh: string | undefined;
 
   constructor(
     private readonly client: OneSignalAppClient,
     private readonly message: OneSignalMessage,
-    private hooks: ExportHooks = {},
+    private readonly hooks: ExportHooks = {},
   ) {
     this.describe = `${client.label} export of message ${message.id}`;
   }
 
-  async start(): Promise<{ url: string }> {
-    const resume = this.hooks.resume;
-    // Once: if that file turns out to be gone, the next start requests a new export.
-    this.hooks = { ...this.hooks, resume: undefined };
-    this.resumed = undefined;
-    if (resume && (await this.pickUp(resume))) return { url: resume.url };
-    const fresh = this.fresh;
-    this.fresh = undefined;
-    if (fresh) return { url: fresh };
+  async start(): Promise<OneSignalJob> {
+    const requestedAt = this.client.clock.now();
     const url = await this.client.requestExport(this.message.id);
     this.sinceRequest = this.client.clock.timer();
-    this.hooks.onRequested?.(url);
-    return { url };
+    return { messageId: this.message.id, url, requestedAt, state: 'requested' };
   }
 
-  /**
-   * Whether to poll the export a stopped sync left: yes when its file is there, or when OneSignal
-   * still refuses a new export (so it most likely still holds the slot); no when the slot is free
-   * again, and then the new export just requested replaces it.
-   */
-  private async pickUp(resume: NonNullable<ExportHooks['resume']>): Promise<boolean> {
-    const logger = this.client.http.logger;
-    const since = new Date(resume.requestedAt).toISOString();
-    const probe = await this.poll({ url: resume.url });
-    if (probe.state === 'completed') probe.download.body?.stream.destroy();
-    if (probe.state !== 'completed') {
-      try {
-        const url = await this.client.requestExport(this.message.id);
-        logger.info(
-          `${this.describe}: the export a stopped sync requested at ${since} is gone; requested a new one.`,
-        );
-        this.sinceRequest = this.client.clock.timer();
-        this.hooks.onRequested?.(url);
-        this.fresh = url;
-        return false;
-      } catch (err) {
-        if (!(err instanceof ExportSlotBusy)) throw err;
-      }
-    }
-    logger.info(`${this.describe}: picking up the export a stopped sync requested at ${since}.`);
-    this.resumed = resume;
-    return true;
-  }
-
-  async poll(job: { url: string }): Promise<JobStatus> {
+  async poll(job: OneSignalJob): Promise<JobStatus> {
+    if (job.url === null) return { state: 'expired', reason: 'its file URL is unknown' };
     const res = await this.client.http.request<Readable>({
       method: 'GET',
       url: job.url,
@@ -281,11 +306,12 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
       responseType: 'stream',
       credentials: false,
     });
-    if (res.status === 200 && !this.generationMs && !this.resumed) {
-      this.generationMs = this.sinceRequest();
-      this.hooks.onReady?.(this.generationMs);
-    }
     if (res.status === 200) {
+      job.state = 'ready';
+      if (!this.generationMs && job.graceMs === undefined) {
+        this.generationMs = this.sinceRequest();
+        this.hooks.onReady?.(this.generationMs);
+      }
       this.served.add(job.url);
       return {
         state: 'completed',
@@ -294,9 +320,9 @@ export class OneSignalExport implements ExportRepository<{ url: string }> {
     }
     res.data.resume(); // the S3 error body is of no use
     const missing = res.status === 404 || res.status === 403;
-    // A picked-up file missing long after its request is gone, not "not ready".
-    const r = this.resumed;
-    const outlived = r !== undefined && this.client.clock.now() - r.requestedAt > r.graceMs;
+    // A saved file missing long after its request is gone, not "not ready".
+    const outlived =
+      job.graceMs !== undefined && this.client.clock.now() - job.requestedAt > job.graceMs;
     if (missing && !this.served.has(job.url) && !outlived)
       return { state: 'running', detail: 'the file is not generated yet' };
     if (missing || res.status === 410)

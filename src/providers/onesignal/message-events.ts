@@ -1,23 +1,36 @@
+import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
+import type { JsonObject } from '../../airbyte/protocol';
 import type { Config, OneSignalConfig } from '../../config';
 import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
-import type { JsonObject } from '../../airbyte/protocol';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { interleave } from '../../exports/run-ahead';
-import { JobTracker } from '../../exports/tracker';
 import { apiUrlOptions, HttpClient } from '../../http/client';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
-import { TIME_CURSOR } from '../../sync/state';
+import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
+import { type AccountApp, OneSignalAccount } from './account';
 import { GenerationRate } from './generation-rate';
-import { type InFlight, IN_FLIGHT, inFlightNote, inFlightUrl, isInFlight } from './in-flight';
-import { expectedRows, isDone, listApp, sentAt, warnIfShort } from './messages';
+import {
+  accountKey,
+  EXPORTS_IN_FLIGHT,
+  type InFlight,
+  savedRecords,
+  upgradeInFlight,
+} from './in-flight';
+import {
+  appKey,
+  expectedRows,
+  finalWithoutDone,
+  isDone,
+  listApp,
+  sentAt,
+  warnIfShort,
+} from './messages';
 
 export const STREAM = 'onesignal_message_events';
 const MAX_DECOMPRESSED_BYTES = 100 * 1024 ** 3;
-/** How long a picked-up export's file may still be missing before it counts as gone. */
-const RESUME_GRACE_MS = 10 * 60_000;
 
 /** `-` and empty mean "did not happen" in OneSignal's files. */
 const text = as.textOrNullExcept('-');
@@ -35,25 +48,23 @@ export const MAPPING = new RecordMapping([
   field('failure_message', 'failure_message', text),
 ]);
 
-/** One message's export. */
+/** One message's export, or an app that failed before any export (its listing). */
 interface MessageUnit extends UnitOfWork {
   partition: string;
-  client: OneSignalAppClient;
-  appId: string;
+  app: AccountApp;
   /** Apps with the same account share its one export slot. */
   account: string;
-  message: OneSignalMessage;
+  message?: OneSignalMessage;
   /** The cursor after this message, when it ends a prefix of finished messages. */
   advanceTo?: string;
-  /** An export of this message that a stopped sync left in flight: picked up first. */
-  resume?: InFlight;
-  /** Only downloaded (and dropped) to free the slot: its message is not read in this sync. */
-  drain?: boolean;
+  /** Why the app cannot sync (e.g. its key was refused while listing). */
+  failed?: ConnectorError;
 }
 
 /**
  * Per-message audience activity of every configured app: each push message sent in the window is
- * exported (one export at a time for the whole account), and a checkpoint follows each message.
+ * exported (one export at a time per account, owned by its `OneSignalAccount`), and a checkpoint
+ * follows each message. One app failing (a bad key, a failed export) fails only that app.
  */
 export function messageEventsStream(
   config: Config,
@@ -61,16 +72,11 @@ export function messageEventsStream(
   clock: Clock,
   opts: { runAhead: number },
 ) {
-  // OneSignal allows one export per account: apps labelled with the same account (all apps,
-  // without labels) share one slot; different accounts export at the same time.
-  const trackers = new Map<string, JobTracker>();
-  const trackerOf = (account: string) => {
-    let t = trackers.get(account);
-    if (!t) trackers.set(account, (t = new JobTracker(1)));
-    return t;
-  };
-  const accounts = new Set(onesignal.apps.map((a) => a.account ?? '')).size;
+  const labelOf = (i: number) => onesignal.apps[i].account ?? '';
+  const accountCount = new Set(onesignal.apps.map((_, i) => labelOf(i))).size;
   const rate = new GenerationRate(config.export_poll_max_interval_seconds * 1000);
+  /** The accounts of the sync under way (one read per process). */
+  let accounts = new Map<string, OneSignalAccount>();
 
   return new ExportStream<MessageUnit, SpooledFile>({
     name: STREAM,
@@ -78,105 +84,78 @@ export function messageEventsStream(
     cursorField: 'message_sent_at',
     state: {
       field: 'message_sent_at',
-      kind: TIME_CURSOR,
+      kind: MICROS_TIME_CURSOR,
       partitions: { group: 'apps', label: 'app' },
-      notes: [IN_FLIGHT],
+      shared: [EXPORTS_IN_FLIGHT],
     },
     // Units alternate between accounts (see plan). Each account has its own export slot, and up
     // to `runAhead` more exports wait for it: the next is requested once a file is downloaded,
     // and OneSignal generates it while this one is parsed.
-    ahead: accounts * (1 + opts.runAhead) - 1,
-    isolatePartitions: false,
+    ahead: accountCount * (1 + opts.runAhead) - 1,
+    isolatePartitions: true,
+    upgradeState: upgradeInFlight,
 
     async plan(ctx) {
       const units: MessageUnit[] = [];
+      const wanted = new Set<string>();
+      const appsOf = new Map<string, Map<string, AccountApp>>();
       let estimate = 0;
       for (const [index, app] of onesignal.apps.entries()) {
-        const { client, partition, messages, advanceTo } = await listApp(
-          config,
-          onesignal,
-          index,
-          ctx,
+        const key = appKey(app.app_id);
+        const account = labelOf(index);
+        const client = new OneSignalAppClient(
+          { appId: app.app_id, apiKey: app.api_key, index },
+          onesignal.api_url,
+          ctx.logger,
           clock,
         );
-        estimate += messages.reduce((n, m) => n + expectedRows(m), 0);
-        ctx.estimate(estimate);
-        const account = app.account ?? '';
-        const base = {
-          partition,
-          partitionLabel: client.label,
-          client,
-          appId: app.app_id,
-          account,
-        };
-        const note = ctx.cursors.note(partition, IN_FLIGHT);
-        const inFlight = isInFlight(note) ? note : undefined;
-        if (note && !inFlight)
-          ctx.logger.warn(`${client.label}: the saved export in flight is not readable; ignored.`);
-        if (inFlight && !messages.some((m) => m.id === inFlight.message_id)) {
-          const stub: OneSignalMessage = { id: inFlight.message_id, send_after: 0 };
-          units.push({ ...base, message: stub, resume: inFlight, drain: true });
+        const accountApp: AccountApp = { key, appId: app.app_id, client };
+        if (!appsOf.has(account)) appsOf.set(account, new Map());
+        appsOf.get(account)!.set(key, accountApp);
+        const base = { partition: key, partitionLabel: client.label, app: accountApp, account };
+        let listing;
+        try {
+          listing = await listApp(config, onesignal, index, ctx, clock);
+        } catch (err) {
+          // The app fails alone: the others are listed and exported.
+          units.push({ ...base, failed: asConnectorError(err) });
+          continue;
         }
-        messages.forEach((message, i) =>
-          units.push({
-            ...base,
-            message,
-            advanceTo: advanceTo[i],
-            resume: inFlight?.message_id === message.id ? inFlight : undefined,
-          }),
-        );
+        estimate += listing.messages.reduce((n, m) => n + expectedRows(m), 0);
+        ctx.estimate(estimate);
+        listing.messages.forEach((message, i) => {
+          wanted.add(`${key}/${message.id}`);
+          units.push({ ...base, message, advanceTo: listing.advanceTo[i] });
+        });
       }
+      accounts = openAccounts(ctx, appsOf, (app, id) => wanted.has(`${app}/${id}`));
       return interleave(units, (u) => u.account);
     },
 
     async fetch(unit, ctx) {
-      const { client, message, partition, appId } = unit;
+      const { app, message } = unit;
+      if (unit.failed || !message) throw unit.failed;
       const rows = expectedRows(message);
       ctx.logger.info(
-        unit.drain
-          ? `${client.label}: downloading the export of message ${message.id} that a stopped sync left in flight, to free the account's export slot.`
-          : `${client.label}: exporting message ${message.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(rate.expectedMs(rows) / 1000)} s to generate it).`,
+        `${app.client.label}: exporting message ${message.id} (about ${rows} rows; OneSignal needs about ${Math.ceil(rate.expectedMs(rows) / 1000)} s to generate it).`,
       );
-      const repo = client.exportRepository(message, {
-        onReady: (ms) => rate.learn(rows, ms),
-        onRequested: (url) =>
-          ctx.cursors.setNote(
-            partition,
-            IN_FLIGHT,
-            inFlightNote(message.id, url, appId, clock.now()) as unknown as JsonObject,
-          ),
-        resume: unit.resume && {
-          url: inFlightUrl(unit.resume, appId),
-          requestedAt: Date.parse(unit.resume.requested_at),
-          graceMs: Math.max(RESUME_GRACE_MS, 3 * rate.expectedMs(rows)),
-        },
-      });
-      const engine = ExportEngine.fromConfig(config, {
-        http: new HttpClient(ctx.logger, {
-          clock,
-          ...apiUrlOptions(onesignal.api_url, 'onesignal.api_url'),
-        }),
-        logger: ctx.logger,
-        clock,
-      });
-      return engine.run(repo, {
-        tracker: trackerOf(unit.account),
+      return accounts.get(unit.account)!.export({
+        app,
+        message,
+        refused: () => ctx.partitionFailed(unit.partition),
         schedule: () => rate.schedule(rows),
+        onReady: (ms) => rate.learn(rows, ms),
       });
     },
 
     dispose: (file) => file.dispose(),
 
-    async *read({ client, appId, message, advanceTo, partition, drain }, file, ctx) {
-      // Its file is downloaded: the export no longer holds the slot.
-      const note = ctx.cursors.note(partition, IN_FLIGHT);
-      const clear = () => {
-        if (note?.message_id === message.id) ctx.cursors.setNote(partition, IN_FLIGHT, undefined);
-      };
-      if (drain) return clear();
-      const source = `${client.label} export of message ${message.id}`;
+    async *read({ app, message, advanceTo }, file, ctx) {
+      if (!message) return;
+      const label = app.client.label;
+      const source = `${label} export of message ${message.id}`;
       const toJson = MAPPING.serializer(
-        { app_id: appId, message_id: message.id, message_sent_at: sentAt(message) },
+        { app_id: app.appId, message_id: message.id, message_sent_at: sentAt(message) },
         {},
         ctx.quality.file(source),
       );
@@ -191,14 +170,72 @@ export function messageEventsStream(
         count += rows.length;
         yield { records: rows.map(toJson) };
       }
-      warnIfShort(count, message, client.label, ctx.logger);
-      if (!isDone(message)) {
+      warnIfShort(count, message, label, ctx.logger);
+      if (!isDone(message) && !finalWithoutDone(message, clock.now())) {
         ctx.logger.info(
-          `${client.label}: message ${message.id} is still being delivered; the next sync exports it again.`,
+          `${label}: message ${message.id} is still being delivered; the next sync exports it again.`,
         );
       }
-      clear();
       if (advanceTo) yield { advance: advanceTo };
     },
+
+    // The stream ended (or failed): no account requests anything more; what is in flight stays
+    // recorded in the state for the next sync.
+    finish() {
+      for (const a of accounts.values()) a.close();
+    },
   });
+
+  /** One owner per account slot, with the exports the saved state says may hold it. */
+  function openAccounts(
+    ctx: SyncContext,
+    appsOf: Map<string, Map<string, AccountApp>>,
+    wanted: (app: string, messageId: string) => boolean,
+  ): Map<string, OneSignalAccount> {
+    const group = ctx.cursors.sharedValue(EXPORTS_IN_FLIGHT);
+    const { ok, bad } = savedRecords(group);
+    if (bad)
+      ctx.logger.warn(`OneSignal: ${bad} saved export(s) in flight are not readable; ignored.`);
+    const engine = ExportEngine.fromConfig(config, {
+      http: new HttpClient(ctx.logger, {
+        clock,
+        ...apiUrlOptions(onesignal.api_url, 'onesignal.api_url'),
+      }),
+      logger: ctx.logger,
+      clock,
+    });
+    const out = new Map<string, OneSignalAccount>();
+    const orphans = ok.filter((r) => ![...appsOf.values()].some((apps) => apps.has(r.app)));
+    for (const [label, apps] of appsOf) {
+      const key = accountKey(label);
+      const saved = ok.filter((r) => apps.has(r.app));
+      // Records of apps no longer configured are dropped (with a word) by the first account.
+      if (out.size === 0) saved.push(...orphans);
+      out.set(
+        label,
+        new OneSignalAccount(label, {
+          saved,
+          apps,
+          wanted,
+          engine,
+          logger: ctx.logger,
+          clock,
+          save: (records: InFlight[]) => {
+            const next = { ...ctx.cursors.sharedValue(EXPORTS_IN_FLIGHT) };
+            delete next[key];
+            // Records of a state from before the account group, now filed under their account.
+            delete next.upgraded;
+            for (const k of Object.keys(next))
+              if (![...appsOf.keys()].some((l) => accountKey(l) === k)) delete next[k];
+            if (records.length) next[key] = records as unknown as JsonObject[];
+            const value = Object.keys(next).length ? next : undefined;
+            const current = ctx.cursors.sharedValue(EXPORTS_IN_FLIGHT);
+            if (JSON.stringify(value) !== JSON.stringify(current))
+              ctx.cursors.setShared(EXPORTS_IN_FLIGHT, value);
+          },
+        }),
+      );
+    }
+    return out;
+  }
 }

@@ -1,10 +1,11 @@
+import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { Config, OneSignalConfig } from '../../config';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
-import { TIME_CURSOR } from '../../sync/state';
+import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import type { OneSignalMessage } from './api';
-import { type AppListing, listApp, sentAt } from './messages';
+import { type AppListing, appKey, listApp, sentAt } from './messages';
 
 export const MESSAGES_STREAM = 'onesignal_messages';
 
@@ -62,7 +63,9 @@ export function messageRecord(appId: string, m: OneSignalMessage): JsonObject {
 interface AppUnit extends UnitOfWork {
   partition: string;
   appId: string;
-  listing: AppListing;
+  listing?: AppListing;
+  /** Why the app cannot sync (its listing failed): it fails alone. */
+  failed?: ConnectorError;
 }
 
 /**
@@ -77,19 +80,30 @@ export function messagesStream(config: Config, onesignal: OneSignalConfig, clock
     cursorField: 'message_sent_at',
     state: {
       field: 'message_sent_at',
-      kind: TIME_CURSOR,
+      kind: MICROS_TIME_CURSOR,
       partitions: { group: 'apps', label: 'app' },
     },
     ahead: 0,
-    isolatePartitions: false,
+    isolatePartitions: true,
 
     async plan(ctx) {
       const units: AppUnit[] = [];
+      let count = 0;
       for (const [index, app] of onesignal.apps.entries()) {
-        const listing = await listApp(config, onesignal, index, ctx, clock);
-        ctx.estimate(
-          units.reduce((n, u) => n + u.listing.messages.length, 0) + listing.messages.length,
-        );
+        let listing: AppListing;
+        try {
+          listing = await listApp(config, onesignal, index, ctx, clock);
+        } catch (err) {
+          units.push({
+            partition: appKey(app.app_id),
+            partitionLabel: `OneSignal app onesignal.apps[${index}]`,
+            appId: app.app_id,
+            failed: asConnectorError(err),
+          });
+          continue;
+        }
+        count += listing.messages.length;
+        ctx.estimate(count);
         units.push({
           partition: listing.partition,
           partitionLabel: listing.client.label,
@@ -100,9 +114,12 @@ export function messagesStream(config: Config, onesignal: OneSignalConfig, clock
       return units;
     },
 
-    fetch: async () => undefined,
+    fetch: async (unit) => {
+      if (unit.failed) throw unit.failed;
+    },
 
     async *read({ appId, listing }) {
+      if (!listing) return;
       for (const [i, m] of listing.messages.entries()) {
         yield { records: [JSON.stringify(messageRecord(appId, m))] };
         const to = listing.advanceTo[i];
