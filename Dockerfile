@@ -2,7 +2,7 @@
 #
 # The Airbyte image of source-push-delivery-metrics.
 #
-#   docker build -t airbyte/source-push-delivery-metrics:0.2.0 .
+#   docker build -t airbyte/source-push-delivery-metrics:0.3.0 .
 #
 # CI has no Docker engine: test/e2e/package.test.ts reads this file (stages, USER, ENV, LABEL,
 # ENTRYPOINT) and rehearses its steps on the host: npm pack, the production-only install, then
@@ -59,7 +59,7 @@ RUN userdel node \
 COPY --from=build /airbyte/integration_code /airbyte/integration_code
 
 LABEL io.airbyte.name="airbyte/source-push-delivery-metrics" \
-      io.airbyte.version="0.2.0" \
+      io.airbyte.version="0.3.0" \
       org.opencontainers.image.title="source-push-delivery-metrics" \
       org.opencontainers.image.description="Airbyte source: Apple APNs data exports, OneSignal audience activity, Pushwoosh push logs" \
       org.opencontainers.image.licenses="MIT"
