@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { QualityReport } from '../../src/decode/quality';
 import { groupByDay, MAX_RECORD_BYTES } from '../../src/providers/apns/day-groups';
 import { broadcastChannel, deliveryMetrics } from '../../src/providers/apns/datasets';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { csvRows } from '../../src/decode/csv';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { normalizeMessageLogRow } from '../../src/providers/pushwoosh/api';
 import { DroppedRows, upgradeLegacyState } from '../../src/providers/pushwoosh/applications';
 import { messageLogRecord, rowApplication } from '../../src/providers/pushwoosh/message-log';

@@ -1,6 +1,6 @@
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
-import type { ApnsApp, ApnsConfig } from '../../config';
+import type { ApnsApp, ApnsConfig } from './config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';

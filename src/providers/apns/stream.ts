@@ -1,4 +1,5 @@
-import type { ApnsApp, ApnsConfig, Config } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { ApnsApp, ApnsConfig } from './config';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
@@ -41,7 +42,7 @@ function labelOf(app: ApnsApp, channelId?: string): string {
  * in order, each followed by its checkpoint. Apps are isolated: one failing app does not stop the
  * others, and the stream fails at the end naming each app that failed.
  */
-export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, clock: Clock) {
+export function apnsStream(def: ApnsDataset, config: SharedConfig, apns: ApnsConfig, clock: Clock) {
   const windows = new DayWindows(
     { startDate: config.start_date, lookbackDays: config.lookback_days },
     {

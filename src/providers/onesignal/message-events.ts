@@ -1,6 +1,7 @@
 import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { Config, OneSignalConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
 import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
@@ -67,7 +68,7 @@ interface MessageUnit extends UnitOfWork {
  * follows each message. One app failing (a bad key, a failed export) fails only that app.
  */
 export function messageEventsStream(
-  config: Config,
+  config: SharedConfig,
   onesignal: OneSignalConfig,
   clock: Clock,
   opts: { runAhead: number },

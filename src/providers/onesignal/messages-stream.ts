@@ -1,6 +1,7 @@
 import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { Config, OneSignalConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
@@ -73,7 +74,7 @@ interface AppUnit extends UnitOfWork {
  * makes. Incremental on the send time with the same per-app cursor and lookback: the cursor stops
  * before a message still being delivered, so its counts are refreshed until they are final.
  */
-export function messagesStream(config: Config, onesignal: OneSignalConfig, clock: Clock) {
+export function messagesStream(config: SharedConfig, onesignal: OneSignalConfig, clock: Clock) {
   return new ExportStream<AppUnit, undefined>({
     name: MESSAGES_STREAM,
     primaryKey: [['app_id'], ['message_id']],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../airbyte/logger';
-import type { Config, OneSignalConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
 import type { SyncContext } from '../../sync/export-stream';
 import { microsIso } from '../../sync/state';
 import { timeWindowStart } from '../../sync/window';
@@ -74,7 +75,7 @@ export interface AppListing {
 
 /** Lists an app's messages from its cursor minus the lookback (or start_date), within retention. */
 export async function listApp(
-  config: Config,
+  config: SharedConfig,
   onesignal: OneSignalConfig,
   index: number,
   ctx: Pick<SyncContext, 'cursors' | 'logger' | 'syncMode'>,

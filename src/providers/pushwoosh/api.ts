@@ -1,7 +1,7 @@
 import { configError, ConnectorError, systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { PushwooshConfig } from '../../config';
+import type { PushwooshConfig } from './config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';

@@ -1,4 +1,5 @@
-import type { Config, PushwooshConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { PushwooshConfig } from './config';
 import { fileRows } from '../../decode/chain';
 import { metaOf, type Raw } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
@@ -67,7 +68,7 @@ function sharedDays(first: Map<string, Day>, last: Day): DayUnit[] {
  * added later starts from start_date; a checkpoint follows each complete day.
  */
 export function trackingStream(
-  config: Config,
+  config: SharedConfig,
   pushwoosh: PushwooshConfig,
   clock: Clock,
   opts: { runAhead: number },
