@@ -9,7 +9,7 @@ import { addDays, daysBetween, todayUtc } from '../../util/time';
 import { groupByDay } from './day-groups';
 import type { ApnsDataset } from './datasets';
 import { appExport, requestRange } from './export';
-import { partitionOf, stateLayout, upgradeLegacyState } from './state';
+import { partitionOf, stateLayout, upgradeApnsLegacyState } from './state';
 
 /** Exports in flight at once; Apple documents no limit, this keeps a sync polite. */
 const CONCURRENT_EXPORTS = 4;
@@ -68,7 +68,7 @@ export function apnsStream(def: ApnsDataset, config: SharedConfig, apns: ApnsCon
     isolatePartitions: true,
 
     upgradeState(raw) {
-      const upgraded = upgradeLegacyState(def, raw, legacyBundleId);
+      const upgraded = upgradeApnsLegacyState(def, raw, legacyBundleId);
       orphanedState = !!upgraded.orphaned;
       return upgraded.state;
     },

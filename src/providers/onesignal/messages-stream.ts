@@ -5,6 +5,7 @@ import type { OneSignalConfig } from './config';
 import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
+import { isObject } from '../../util/json';
 import type { OneSignalMessage } from './api';
 import { type AppListing, appKey, listApp, sentAt } from './messages';
 
@@ -25,7 +26,7 @@ const PLATFORMS: Record<string, string> = {
 };
 
 const orNull = (v: unknown) => (v === undefined ? null : v);
-const objectOrNull = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
+const objectOrNull = (v: unknown) => (isObject(v) ? v : null);
 const listOrNull = (v: unknown) => (Array.isArray(v) ? v : null);
 const countOrNull = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
 const timeOrNull = (v: unknown) =>

@@ -49,7 +49,7 @@ export const expectedRows = (m: OneSignalMessage) =>
 export const sentAt = (m: OneSignalMessage) => new Date(m.send_after * 1000).toISOString();
 
 /** Only push messages are exported: email and SMS exports have other columns. */
-export function pushOnly(listed: OneSignalMessage[], label: string, logger: Logger) {
+function pushOnly(listed: OneSignalMessage[], label: string, logger: Logger) {
   return listed.filter((m) => {
     if (m.isEmail || m.isSms)
       logger.info(

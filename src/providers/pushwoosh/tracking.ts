@@ -11,7 +11,7 @@ import { DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { PushwooshApi } from './api';
-import { DroppedRows, STATE_GROUP, upgradeLegacyState } from './applications';
+import { DroppedRows, STATE_GROUP, upgradePushwooshLegacyState } from './applications';
 import { messageLogRecord, rowApplication } from './message-log';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from './tracking-log';
 
@@ -177,7 +177,7 @@ export function trackingStream(
     isolatePartitions: !tracking,
 
     upgradeState(raw) {
-      const upgraded = upgradeLegacyState(raw, pushwoosh.application_code);
+      const upgraded = upgradePushwooshLegacyState(raw, pushwoosh.application_code);
       orphaned = upgraded.orphaned;
       return upgraded.state;
     },
