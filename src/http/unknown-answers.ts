@@ -1,6 +1,6 @@
 import type { Logger } from '../airbyte/logger';
 import { Redactor } from '../airbyte/redact';
-import { snippet } from './client';
+import { snippet } from './answer';
 import { isObject } from '../util/json';
 import { safeUrl } from './urls';
 
