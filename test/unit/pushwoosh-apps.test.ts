@@ -13,7 +13,7 @@ import {
   upgradePushwooshLegacyState,
 } from '../../src/providers/pushwoosh/applications';
 import { messageLogRecord, rowApplication } from '../../src/providers/pushwoosh/message-log';
-import { PRIMARY_KEYS } from '../../src/providers/pushwoosh/tracking';
+import { PRIMARY_KEYS } from '../../src/providers/pushwoosh/tracking-stream';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from '../../src/providers/pushwoosh/tracking-log';
 import { collect, rejectsDecode, streamOf } from '../support/decode';
 

@@ -2,7 +2,7 @@ import type { SharedConfig } from '../../config';
 import type { ApnsApp, ApnsConfig } from './config';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import { PartitionedStream, type UnitOfWork } from '../../sync/partitioned-stream';
 import { type DayWindow, DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { addDays, daysBetween, todayUtc } from '../../util/time';
@@ -57,7 +57,7 @@ export function apnsStream(def: ApnsDataset, config: SharedConfig, apns: ApnsCon
   let orphanedState = false;
   let estimated = 0;
 
-  return new ExportStream<ApnsUnit, { file: SpooledFile; source: string }>({
+  return new PartitionedStream<ApnsUnit, { file: SpooledFile; source: string }>({
     name: def.stream,
     primaryKey: def.primaryKey,
     cursorField: 'date',

@@ -7,7 +7,11 @@ import { as, field, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { interleave } from '../../exports/run-ahead';
 import { apiUrlOptions, HttpClient } from '../../http/client';
-import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import {
+  PartitionedStream,
+  type SyncContext,
+  type UnitOfWork,
+} from '../../sync/partitioned-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
@@ -79,7 +83,7 @@ export function messageEventsStream(
   /** The accounts of the sync under way (one read per process). */
   let accounts = new Map<string, OneSignalAccount>();
 
-  return new ExportStream<MessageUnit, SpooledFile>({
+  return new PartitionedStream<MessageUnit, SpooledFile>({
     name: STREAM,
     primaryKey: [['app_id'], ['message_id'], ['subscription_id']],
     cursorField: 'message_sent_at',

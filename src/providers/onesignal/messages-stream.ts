@@ -2,7 +2,7 @@ import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
 import type { SharedConfig } from '../../config';
 import type { OneSignalConfig } from './config';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import { PartitionedStream, type UnitOfWork } from '../../sync/partitioned-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import { isObject } from '../../util/json';
@@ -76,7 +76,7 @@ interface AppUnit extends UnitOfWork {
  * before a message still being delivered, so its counts are refreshed until they are final.
  */
 export function messagesStream(config: SharedConfig, onesignal: OneSignalConfig, clock: Clock) {
-  return new ExportStream<AppUnit, undefined>({
+  return new PartitionedStream<AppUnit, undefined>({
     name: MESSAGES_STREAM,
     primaryKey: [['app_id'], ['message_id']],
     cursorField: 'message_sent_at',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../airbyte/logger';
 import type { SharedConfig } from '../../config';
 import type { OneSignalConfig } from './config';
-import type { SyncContext } from '../../sync/export-stream';
+import type { SyncContext } from '../../sync/partitioned-stream';
 import { microsIso } from '../../sync/state';
 import { timeWindowStart } from '../../sync/window';
 import type { Clock } from '../../util/clock';

@@ -6,7 +6,7 @@ import type { ConfigWith, Provider } from '../provider';
 import { type PushwooshConfig, parsePushwooshConfig } from './config';
 import { addDays, dayOf } from '../../util/time';
 import { PushwooshApi } from './api';
-import { STREAM, trackingStream } from './tracking';
+import { STREAM, trackingStream } from './tracking-stream';
 
 export function pushwooshStreams(
   config: ConfigWith<'pushwoosh', PushwooshConfig>,

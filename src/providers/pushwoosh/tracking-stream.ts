@@ -5,7 +5,11 @@ import { metaOf, type Raw } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { PageGuard } from '../../http/paging';
-import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import {
+  PartitionedStream,
+  type SyncContext,
+  type UnitOfWork,
+} from '../../sync/partitioned-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
@@ -163,7 +167,7 @@ export function trackingStream(
     } while (token);
   }
 
-  return new ExportStream<DayUnit, SpooledFile | undefined>({
+  return new PartitionedStream<DayUnit, SpooledFile | undefined>({
     name: STREAM,
     primaryKey: PRIMARY_KEYS[mode].map((f) => [f]),
     cursorField: 'timestamp',
