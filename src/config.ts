@@ -3,28 +3,40 @@ import { configError } from './airbyte/errors';
 import type { JsonObject } from './airbyte/protocol';
 import { kindOf, MIN_REDACTED_LENGTH, secretFieldNames, secretsOf, shown } from './airbyte/redact';
 import { isLoopbackHost } from './http/urls';
-import { PROVIDERS } from './providers';
 import { readJsonResource } from './resources';
 import { isObject } from './util/json';
 import { isValidDay, todayUtc } from './util/time';
 
-import type { ApnsConfig } from './providers/apns/config';
-import type { OneSignalConfig } from './providers/onesignal/config';
-import type { PushwooshConfig } from './providers/pushwoosh/config';
-
-// Each provider declares and parses its own block (src/providers/<name>/config.ts).
-export type { ApnsApp, ApnsConfig } from './providers/apns/config';
-export type { OneSignalConfig } from './providers/onesignal/config';
-export type { PushwooshConfig } from './providers/pushwoosh/config';
-
-export interface Config {
+/**
+ * The part of the config every provider reads: the sync window and the export waits. Each
+ * provider declares and parses its own block (src/providers/<name>/config.ts); the source's
+ * `Config` (src/source.ts) is this and every block.
+ */
+export interface SharedConfig {
   start_date?: string;
   lookback_days: number;
-  apns?: ApnsConfig;
-  onesignal?: OneSignalConfig;
-  pushwoosh?: PushwooshConfig;
   export_poll_max_interval_seconds: number;
   export_timeout_minutes: number;
+}
+
+/** What a provider's config parser is given: where to put problems, and the shared rules. */
+export interface ConfigContext {
+  /** Problems a schema cannot say, each naming its field; all are reported at once. */
+  problems: string[];
+  /** What a message may tell of a value (nothing of a secret, no object, no list). */
+  show(value: unknown): string;
+  /** A valid `api_url` (https, or http for a loopback host), without a trailing slash. */
+  apiUrl(field: string, value: unknown, fallback: string): string;
+}
+
+/** A config block's key and parser (a `Provider`, as the parser sees it). */
+export interface BlockParser {
+  key: string;
+  /**
+   * Its config block, which the spec's schema has checked, with defaults filled in; the rules a
+   * schema cannot say go into `ctx.problems`.
+   */
+  parseConfig(block: Record<string, unknown>, ctx: ConfigContext): unknown;
 }
 
 export interface Spec {
@@ -128,9 +140,14 @@ function checkApiUrl(
 
 /**
  * Validates a raw config against the spec, then the rules a schema cannot say, and fills in
- * defaults. Every problem is reported at once, each naming its field.
+ * defaults; each of `providers` parses its own block. Every problem is reported at once, each
+ * naming its field. `C` is the shared part and the providers' blocks (the source's `Config`).
  */
-export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
+export function parseConfigWith<C extends SharedConfig>(
+  raw: unknown,
+  providers: readonly BlockParser[],
+  spec: Spec = loadSpec(),
+): C {
   if (!isObject(raw)) {
     throw configError('The configuration must be a JSON object.');
   }
@@ -147,9 +164,9 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
       (e) => e.keyword !== 'if' && !(e.keyword === 'pattern' && /\/api_url$/.test(e.instancePath)),
     )
     .map((e) => describe(e, isSecret(e, secretFields) ? kindOf : show));
-  const c = raw as Record<string, unknown> & Partial<Config>;
-  if (!PROVIDERS.some((p) => c[p.key])) {
-    const keys = PROVIDERS.map((p) => p.key);
+  const c = raw as Record<string, unknown> & Partial<SharedConfig>;
+  if (!providers.some((p) => c[p.key])) {
+    const keys = providers.map((p) => p.key);
     problems.push(
       `at least one provider must be configured: ${keys.slice(0, -1).join(', ')} or ${keys.at(-1)}`,
     );
@@ -157,7 +174,7 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
   if (typeof c.start_date === 'string' && isValidDay(c.start_date) && c.start_date > todayUtc()) {
     problems.push(`start_date must not be in the future (got ${show(c.start_date)})`);
   }
-  const config: Config = {
+  const config: SharedConfig = {
     lookback_days: typeof c.lookback_days === 'number' ? c.lookback_days : 3,
     export_poll_max_interval_seconds:
       typeof c.export_poll_max_interval_seconds === 'number'
@@ -173,13 +190,13 @@ export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
     apiUrl: (field: string, value: unknown, fallback: string) =>
       checkApiUrl(field, value, fallback, problems, show),
   };
-  const blocks = config as unknown as Record<string, unknown>;
-  for (const provider of PROVIDERS) {
+  const blocks = config as SharedConfig & Record<string, unknown>;
+  for (const provider of providers) {
     const block = c[provider.key];
     if (isObject(block)) blocks[provider.key] = provider.parseConfig(block, ctx);
   }
   if (problems.length) {
     throw configError(`Invalid configuration: ${[...new Set(problems)].join('; ')}.`);
   }
-  return config;
+  return config as C;
 }

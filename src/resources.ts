@@ -4,15 +4,10 @@ import { join } from 'node:path';
 // Compiled code lives in lib/src/, so the repository (or installed package) root is two levels up.
 const ROOT = join(__dirname, '..', '..');
 
-export function resourcePath(...parts: string[]): string {
+function resourcePath(...parts: string[]): string {
   return join(ROOT, 'resources', ...parts);
 }
 
 export function readJsonResource<T = unknown>(...parts: string[]): T {
   return JSON.parse(readFileSync(resourcePath(...parts), 'utf8')) as T;
-}
-
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
-    .version;
 }

@@ -2,9 +2,24 @@ import type { Source } from './airbyte/entrypoint';
 import type { Logger } from './airbyte/logger';
 import { secretsOf } from './airbyte/redact';
 import type { Stream } from './airbyte/stream';
-import { type Config, loadSpec, parseConfig } from './config';
+import { loadSpec, parseConfigWith, type SharedConfig, type Spec } from './config';
 import { PROVIDERS } from './providers';
+import type { ApnsConfig } from './providers/apns/config';
+import type { OneSignalConfig } from './providers/onesignal/config';
 import type { RunEnv } from './providers/provider';
+import type { PushwooshConfig } from './providers/pushwoosh/config';
+
+/** A parsed config: the shared part, and the block of each provider configured. */
+export interface Config extends SharedConfig {
+  apns?: ApnsConfig;
+  onesignal?: OneSignalConfig;
+  pushwoosh?: PushwooshConfig;
+}
+
+/** Validates a raw config and fills in defaults (see `parseConfigWith`), with every provider. */
+export function parseConfig(raw: unknown, spec: Spec = loadSpec()): Config {
+  return parseConfigWith<Config>(raw, PROVIDERS, spec);
+}
 
 /** The source: which providers exist, how each proves its credentials and what streams it has. */
 export function pushDeliveryMetrics(env: RunEnv): Source<Config> {

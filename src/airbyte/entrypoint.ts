@@ -63,7 +63,7 @@ function parseArgs(argv: string[]): { command: string; flags: Record<string, str
   return { command, flags };
 }
 
-export function catalogEntry(stream: Stream): AirbyteStream {
+function catalogEntry(stream: Stream): AirbyteStream {
   return {
     name: stream.name,
     json_schema: stream.schema(),

@@ -30,9 +30,3 @@ export interface ConfiguredAirbyteStream {
 export interface ConfiguredAirbyteCatalog {
   streams: ConfiguredAirbyteStream[];
 }
-
-/** A per-stream state as the platform stores and hands back to us. */
-export interface StreamStateInput {
-  name: string;
-  state: JsonObject;
-}

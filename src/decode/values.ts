@@ -1,3 +1,4 @@
+import { DAY_MS } from '../util/time';
 import { DecodeError } from './errors';
 
 /*
@@ -242,8 +243,6 @@ function utcMillis(): number {
     +scanned.millis
   );
 }
-
-const DAY_MS = 86_400_000;
 
 /*
  * Calendar arithmetic on the proleptic Gregorian calendar, counted in 400-year eras of 146097

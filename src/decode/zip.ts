@@ -24,7 +24,7 @@ export interface ZipOptions {
 }
 
 /** Default entry choice: a `.csv` file that is not macOS metadata (`__MACOSX/`, `._name`). */
-export function isCsvEntry(name: string): boolean {
+function isCsvEntry(name: string): boolean {
   const base = name.slice(name.lastIndexOf('/') + 1);
   return (
     name.toLowerCase().endsWith('.csv') && !name.startsWith('__MACOSX/') && !base.startsWith('._')

@@ -49,7 +49,7 @@ export type PollSchedule = Pick<
   'pollInitialMs' | 'pollIntervalMs' | 'pollGrowth' | 'pollMaxMs'
 >;
 
-export const DEFAULT_EXPORT_OPTIONS: ExportOptions = {
+const DEFAULT_EXPORT_OPTIONS: ExportOptions = {
   pollInitialMs: 2000,
   pollIntervalMs: 3000,
   pollGrowth: 1.5,

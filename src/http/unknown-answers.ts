@@ -1,6 +1,7 @@
 import type { Logger } from '../airbyte/logger';
 import { Redactor } from '../airbyte/redact';
-import { snippet } from './client';
+import { snippet } from './answer';
+import { isObject } from '../util/json';
 import { safeUrl } from './urls';
 
 /** How much of an unrecognised answer a warning quotes. */
@@ -50,15 +51,14 @@ export class UnknownAnswers {
   }
 }
 
-/** A field by any of `names`, compared case-insensitively (vendors' spellings drift). */
-export function field(obj: unknown, ...names: string[]): unknown {
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
-  const record = obj as Record<string, unknown>;
-  for (const name of names) if (record[name] !== undefined) return record[name];
+/** A field of an answer by any of `names`, compared case-insensitively (vendors' spellings drift). */
+export function answerField(obj: unknown, ...names: string[]): unknown {
+  if (!isObject(obj)) return undefined;
+  for (const name of names) if (obj[name] !== undefined) return obj[name];
   const wanted = names.map((n) => n.toLowerCase());
   for (const name of wanted) {
-    const key = Object.keys(record).find((k) => k.toLowerCase() === name);
-    if (key !== undefined && record[key] !== undefined) return record[key];
+    const key = Object.keys(obj).find((k) => k.toLowerCase() === name);
+    if (key !== undefined && obj[key] !== undefined) return obj[key];
   }
   return undefined;
 }

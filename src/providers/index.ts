@@ -1,7 +1,6 @@
 import { apnsProvider } from './apns';
 import { onesignalProvider } from './onesignal';
-import type { Provider } from './provider';
 import { pushwooshProvider } from './pushwoosh';
 
 /** Every vendor the source knows, in the order of its streams, checks and config blocks. */
-export const PROVIDERS: Provider[] = [apnsProvider, onesignalProvider, pushwooshProvider];
+export const PROVIDERS = [apnsProvider, onesignalProvider, pushwooshProvider] as const;

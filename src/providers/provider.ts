@@ -1,7 +1,9 @@
 import type { Logger } from '../airbyte/logger';
 import type { Stream } from '../airbyte/stream';
-import type { Config } from '../config';
+import type { BlockParser, ConfigContext, SharedConfig } from '../config';
 import type { Clock } from '../util/clock';
+
+export type { ConfigContext } from '../config';
 
 /** What every stream and check of a run is given: one clock, and the run's tuning. */
 export interface RunEnv {
@@ -10,27 +12,16 @@ export interface RunEnv {
   exportRunAhead: number;
 }
 
-/** What a provider's config parser is given: where to put problems, and the shared rules. */
-export interface ConfigContext {
-  /** Problems a schema cannot say, each naming its field; all are reported at once. */
-  problems: string[];
-  /** What a message may tell of a value (nothing of a secret, no object, no list). */
-  show(value: unknown): string;
-  /** A valid `api_url` (https, or http for a loopback host), without a trailing slash. */
-  apiUrl(field: string, value: unknown, fallback: string): string;
-}
+/** A run's config as one provider sees it: the shared part and its own block `K`, of type `B`. */
+export type ConfigWith<K extends string, B> = SharedConfig & { [P in K]?: B };
 
 /** A vendor, as the source sees it: its config block, its streams and its credential check. */
-export interface Provider {
+export interface Provider<K extends 'apns' | 'onesignal' | 'pushwoosh', B> extends BlockParser {
   /** The config block: `apns`, `onesignal`, `pushwoosh`. */
-  key: 'apns' | 'onesignal' | 'pushwoosh';
-  /**
-   * Its config block, which the spec's schema has checked, with defaults filled in; the rules a
-   * schema cannot say go into `ctx.problems`.
-   */
-  parseConfig(block: Record<string, unknown>, ctx: ConfigContext): unknown;
+  key: K;
+  parseConfig(block: Record<string, unknown>, ctx: ConfigContext): B;
   /** Its streams for this config; the ones it cannot serve go into `unavailable`, with why. */
-  streams(config: Config, unavailable: Map<string, string>, env: RunEnv): Stream[];
+  streams(config: ConfigWith<K, B>, unavailable: Map<string, string>, env: RunEnv): Stream[];
   /** Proves the configured credentials; a problem in words, or undefined. */
-  check(config: Config, logger: Logger, env: RunEnv): Promise<string | undefined>;
+  check(config: ConfigWith<K, B>, logger: Logger, env: RunEnv): Promise<string | undefined>;
 }

@@ -1,6 +1,7 @@
 import { configError } from '../airbyte/errors';
 import { kindOf } from '../airbyte/redact';
 import type { JsonObject } from '../airbyte/protocol';
+import { isObject } from '../util/json';
 import { isValidDay } from '../util/time';
 
 /** A kind of cursor value: its canonical text compares in time order. */
@@ -74,8 +75,6 @@ export interface StateLayout {
    */
   shared?: string[];
 }
-
-const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
 const stateError = (stream: string, what: string) =>
   configError(

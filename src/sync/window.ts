@@ -1,8 +1,6 @@
 import type { Logger } from '../airbyte/logger';
 import type { SyncMode } from '../airbyte/protocol';
-import { addDays, type Day } from '../util/time';
-
-const DAY_MS = 86_400_000;
+import { addDays, DAY_MS, type Day } from '../util/time';
 
 /** The config's part of every window: where a first sync starts, and what a later one re-reads. */
 export interface WindowPolicy {

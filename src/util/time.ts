@@ -1,4 +1,5 @@
-const DAY_MS = 86_400_000;
+/** A UTC day in milliseconds. */
+export const DAY_MS = 86_400_000;
 
 /** A calendar day as `YYYY-MM-DD` (UTC). */
 export type Day = string;

@@ -16,7 +16,7 @@ import {
 } from '../../emulator/fixtures';
 import { records, states, statuses } from '../../emulator/harness';
 import { Emulator } from '../../emulator/server';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { appKey } from '../../src/providers/onesignal/messages';
 import { readRepoFile, repoPath } from '../support/repo';
 import { ConnectorSession, errorsOf, protocolProblems } from '../support/e2e';

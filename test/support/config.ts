@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConnectorError } from '../../src/airbyte/errors';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 
 /** The config_error message parseConfig throws for `raw`. */
 export function problemsOf(raw: unknown): string {

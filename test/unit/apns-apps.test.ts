@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConnectorError } from '../../src/airbyte/errors';
 import { MemoryLogger } from '../../src/airbyte/logger';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { QualityReport } from '../../src/decode/quality';
 import { groupByDay, MAX_RECORD_BYTES } from '../../src/providers/apns/day-groups';
 import { broadcastChannel, deliveryMetrics } from '../../src/providers/apns/datasets';
-import { upgradeLegacyState } from '../../src/providers/apns/state';
+import { upgradeApnsLegacyState } from '../../src/providers/apns/state';
 import { problemsOf } from '../support/config';
 
 const TOKEN = 'apns-unit-Qw8Er4Ty6Ui2Op0As';
@@ -116,14 +116,14 @@ describe('a state of 0.1.0', () => {
   const BUNDLE = 'com.example.app';
 
   it('{date} becomes the only app’s cursor', () => {
-    assert.deepEqual(upgradeLegacyState(deliveryMetrics, { date: '2026-11-20' }, BUNDLE), {
+    assert.deepEqual(upgradeApnsLegacyState(deliveryMetrics, { date: '2026-11-20' }, BUNDLE), {
       state: { apps: { [BUNDLE]: { date: '2026-11-20' } } },
     });
   });
 
   it('{channels} becomes the only app’s cursors per channel', () => {
     const raw = { channels: { 'Y2gx+/==': { date: '2026-11-20' }, Y2gy: { date: '2026-11-21' } } };
-    assert.deepEqual(upgradeLegacyState(broadcastChannel, raw, BUNDLE), {
+    assert.deepEqual(upgradeApnsLegacyState(broadcastChannel, raw, BUNDLE), {
       state: {
         app_channels: {
           [`${BUNDLE}:Y2gx+/==`]: { date: '2026-11-20' },
@@ -134,7 +134,7 @@ describe('a state of 0.1.0', () => {
   });
 
   it('with several apps it is set aside, and said so', () => {
-    assert.deepEqual(upgradeLegacyState(deliveryMetrics, { date: '2026-11-20' }, undefined), {
+    assert.deepEqual(upgradeApnsLegacyState(deliveryMetrics, { date: '2026-11-20' }, undefined), {
       state: {},
       orphaned: true,
     });
@@ -143,12 +143,13 @@ describe('a state of 0.1.0', () => {
   it('a state of this version, an empty one or garbage is passed on as it is', () => {
     const current = { apps: { [BUNDLE]: { date: '2026-11-20' } } };
     for (const raw of [current, {}, 'garbage', { apps: 1, date: '2026-11-20' }])
-      assert.deepEqual(upgradeLegacyState(deliveryMetrics, raw, BUNDLE), { state: raw });
+      assert.deepEqual(upgradeApnsLegacyState(deliveryMetrics, raw, BUNDLE), { state: raw });
   });
 
   it('a bad old cursor is a config error naming it', () => {
     assert.throws(
-      () => upgradeLegacyState(broadcastChannel, { channels: { Y2gx: { date: 'soon' } } }, BUNDLE),
+      () =>
+        upgradeApnsLegacyState(broadcastChannel, { channels: { Y2gx: { date: 'soon' } } }, BUNDLE),
       /The saved state of stream apns_broadcast_channel has channel Y2gx with date "soon"/,
     );
   });

@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { csvRows } from '../../src/decode/csv';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { normalizeMessageLogRow } from '../../src/providers/pushwoosh/api';
-import { DroppedRows, upgradeLegacyState } from '../../src/providers/pushwoosh/applications';
+import {
+  DroppedRows,
+  upgradePushwooshLegacyState,
+} from '../../src/providers/pushwoosh/applications';
 import { messageLogRecord, rowApplication } from '../../src/providers/pushwoosh/message-log';
-import { PRIMARY_KEYS } from '../../src/providers/pushwoosh/tracking';
+import { PRIMARY_KEYS } from '../../src/providers/pushwoosh/tracking-stream';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from '../../src/providers/pushwoosh/tracking-log';
 import { collect, rejectsDecode, streamOf } from '../support/decode';
 
@@ -55,12 +58,12 @@ describe('pushwoosh config: application_code and application_codes', () => {
 
 describe('pushwoosh state from 0.1.0', () => {
   it("{date} becomes application_code's cursor", () => {
-    assert.deepEqual(upgradeLegacyState({ date: '2026-10-01' }, 'AAAAA-11111'), {
+    assert.deepEqual(upgradePushwooshLegacyState({ date: '2026-10-01' }, 'AAAAA-11111'), {
       state: { applications: { 'AAAAA-11111': { date: '2026-10-01' } } },
     });
   });
   it('without application_code the cursor is nobody’s: dropped and reported', () => {
-    assert.deepEqual(upgradeLegacyState({ date: '2026-10-01' }, undefined), {
+    assert.deepEqual(upgradePushwooshLegacyState({ date: '2026-10-01' }, undefined), {
       state: {},
       orphaned: '2026-10-01',
     });
@@ -68,7 +71,7 @@ describe('pushwoosh state from 0.1.0', () => {
   it("today's layout, no state and other values are left for validation as they are", () => {
     const today = { applications: { 'AAAAA-11111': { date: '2026-10-01' } } };
     for (const raw of [today, {}, [], 'x', null, { applications: 1, date: '2026-10-01' }])
-      assert.deepEqual(upgradeLegacyState(raw, 'AAAAA-11111'), { state: raw });
+      assert.deepEqual(upgradePushwooshLegacyState(raw, 'AAAAA-11111'), { state: raw });
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import { runConnector, writeJsonFiles } from '../../emulator/harness';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/source';
 import { readRepoFile, repoPath } from '../support/repo';
 import { SPEC_RULES, specViolations } from '../support/spec-rules';
 

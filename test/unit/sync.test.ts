@@ -6,12 +6,12 @@ import type { JsonObject } from '../../src/airbyte/protocol';
 import type { StreamItem } from '../../src/airbyte/stream';
 import { type Outcome, runAhead } from '../../src/exports/run-ahead';
 import {
-  ExportStream,
-  type ExportStreamDefinition,
+  PartitionedStream,
+  type PartitionedStreamDefinition,
   type SyncContext,
   type UnitItem,
   type UnitOfWork,
-} from '../../src/sync/export-stream';
+} from '../../src/sync/partitioned-stream';
 import {
   DAY_CURSOR,
   parseState,
@@ -593,7 +593,7 @@ describe('runAhead', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// ExportStream: the template around a fake definition.
+// PartitionedStream: the template around a fake definition.
 
 interface FakeUnit extends UnitOfWork {
   id: string;
@@ -627,7 +627,7 @@ function fakeStream(
     planState: undefined as JsonObject | undefined,
     finished: 0,
   };
-  const def: ExportStreamDefinition<FakeUnit, Fetched> = {
+  const def: PartitionedStreamDefinition<FakeUnit, Fetched> = {
     name: 'fake_stream',
     primaryKey: [['id']],
     cursorField: 'date',
@@ -666,7 +666,7 @@ function fakeStream(
       log.finished++;
     },
   };
-  return { stream: new ExportStream(def), log };
+  return { stream: new PartitionedStream(def), log };
 }
 
 const unit = (id: string, partition: string | undefined, advances: string[]): FakeUnit => ({
@@ -677,7 +677,7 @@ const unit = (id: string, partition: string | undefined, advances: string[]): Fa
 });
 
 /** Runs a stream's read to the end; returns what it yielded and what it threw. */
-async function drain(stream: ExportStream<FakeUnit, Fetched>, state?: JsonObject) {
+async function drain(stream: PartitionedStream<FakeUnit, Fetched>, state?: JsonObject) {
   const logger = new MemoryLogger();
   const items: StreamItem[] = [];
   let error: unknown;
@@ -707,7 +707,7 @@ const short = (items: StreamItem[]) =>
 
 const once = (list: string[]) => [...list].sort();
 
-describe('ExportStream', () => {
+describe('PartitionedStream', () => {
   const SINGLE: StateLayout = { field: 'date', kind: DAY_CURSOR };
 
   it('checkpoints after each advance and after each unit; cursors never move back', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
-import { field, httpLink, UnknownAnswers } from '../../src/http/unknown-answers';
+import { answerField, httpLink, UnknownAnswers } from '../../src/http/unknown-answers';
 import {
   normalizeMessageLogRow,
   readResults,
@@ -69,12 +69,12 @@ describe('UnknownAnswers', () => {
 
 describe('field and httpLink', () => {
   it('field: the first name present, exact spelling first, then any case', () => {
-    assert.equal(field({ dataURL: 'a' }, 'dataUrl'), 'a');
-    assert.equal(field({ dataurl: 'b', dataUrl: 'c' }, 'dataUrl'), 'c');
-    assert.equal(field({ x: null, y: 1 }, 'x', 'y'), null);
-    assert.equal(field({ y: 1 }, 'x', 'y'), 1);
+    assert.equal(answerField({ dataURL: 'a' }, 'dataUrl'), 'a');
+    assert.equal(answerField({ dataurl: 'b', dataUrl: 'c' }, 'dataUrl'), 'c');
+    assert.equal(answerField({ x: null, y: 1 }, 'x', 'y'), null);
+    assert.equal(answerField({ y: 1 }, 'x', 'y'), 1);
     for (const notObject of [null, undefined, 'text', 3, [1]])
-      assert.equal(field(notObject, 'x'), undefined);
+      assert.equal(answerField(notObject, 'x'), undefined);
   });
 
   it('httpLink: absolute http(s) as sent, protocol-relative with the base scheme, else nothing', () => {

@@ -43,7 +43,7 @@ export const deliveryMetrics: ApnsDataset = {
 };
 
 /** Broadcast Push Notification Application Metrics: one row per day for the whole app. */
-export const broadcastApp: ApnsDataset = {
+const broadcastApp: ApnsDataset = {
   stream: 'apns_broadcast_app',
   dataset: 'broadcastapplicationmetric',
   tokenField: 'broadcast_app_token',

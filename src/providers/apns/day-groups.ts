@@ -2,7 +2,7 @@ import { systemError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
 import { DecodeError, parseDay } from '../../decode';
 import { type DownloadedFile, fileRows } from '../../decode/chain';
-import type { SyncContext } from '../../sync/export-stream';
+import type { SyncContext } from '../../sync/partitioned-stream';
 import type { DayWindow } from '../../sync/window';
 import { addDays, type Day } from '../../util/time';
 import type { ApnsDataset } from './datasets';

@@ -1,10 +1,10 @@
 import { systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
-import type { ApnsApp, ApnsConfig } from '../../config';
+import type { ApnsApp, ApnsConfig } from './config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
 import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
-import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
+import { answerField, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day } from '../../util/time';
 import type { ApnsDataset } from './datasets';
@@ -158,8 +158,8 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       data: JSON.stringify(body),
     });
     if (res.status === 200 || res.status === 201 || res.status === 202) {
-      // Apple's docs write statusUrl; field() also reads statusURL.
-      const statusUrl = httpLink(field(res.data, 'statusUrl'), this.requestUrl);
+      // Apple's docs write statusUrl; answerField() also reads statusURL.
+      const statusUrl = httpLink(answerField(res.data, 'statusUrl'), this.requestUrl);
       if (!statusUrl) {
         throw systemError(
           `${this.describe}: Apple's answer has no statusUrl: ${snippet(res.data)}`,
@@ -177,7 +177,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       what: `${this.describe} status`,
     });
     if (res.status < 200 || res.status > 299) throw this.statusError(res.status, res.data);
-    const spelled = spellingOf(field(res.data, 'status'));
+    const spelled = spellingOf(answerField(res.data, 'status'));
     const status = STATUS_ALIASES[spelled];
     if (!DOCUMENTED.has(spelled)) {
       const treatment = status ? `treating it as ${status}` : 'treating it as still running';
@@ -200,7 +200,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
    * that part; the engine downloads one file, so a list of several is refused, not half-read.
    */
   private dataUrl(body: unknown): string {
-    let details = field(body, 'downloadDetails');
+    let details = answerField(body, 'downloadDetails');
     if (Array.isArray(details)) {
       if (details.length > 1) {
         throw systemError(
@@ -209,7 +209,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
       }
       details = details[0];
     }
-    const url = httpLink(field(details, 'dataUrl'), this.requestUrl);
+    const url = httpLink(answerField(details, 'dataUrl'), this.requestUrl);
     if (!url) {
       throw systemError(
         `${this.describe}: status SUCCESS without a downloadDetails.dataUrl: ${snippet(body)}`,

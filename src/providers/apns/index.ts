@@ -1,10 +1,9 @@
 import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
-import type { ApnsConfig, Config } from '../../config';
 import type { Clock } from '../../util/clock';
-import type { Provider } from '../provider';
-import { parseApnsConfig } from './config';
+import type { ConfigWith, Provider } from '../provider';
+import { type ApnsConfig, parseApnsConfig } from './config';
 import { addDays, dayOf } from '../../util/time';
 import { type ApnsDataset, DATASETS } from './datasets';
 import { appExport, requestRange } from './export';
@@ -12,7 +11,7 @@ import { apnsStream, appsOf } from './stream';
 
 /** The APNs streams this config enables; the others go into `unavailable` with the reason. */
 export function apnsStreams(
-  config: Config,
+  config: ConfigWith<'apns', ApnsConfig>,
   unavailable: Map<string, string>,
   clock: Clock,
 ): Stream[] {
@@ -71,7 +70,7 @@ export async function checkApns(
   return problems.size ? `Apple APNs: ${[...problems].join(' | ')}` : undefined;
 }
 
-export const apnsProvider: Provider = {
+export const apnsProvider: Provider<'apns', ApnsConfig> = {
   key: 'apns',
   parseConfig: (block, ctx) => parseApnsConfig(block, ctx),
   streams: (config, unavailable, env) => apnsStreams(config, unavailable, env.clock),

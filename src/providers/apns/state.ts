@@ -40,7 +40,7 @@ export interface Upgraded {
  * only configured app); any other state is returned as it is. With several apps, which one the
  * old cursor belonged to is unknown: it is set aside, and every app reads its whole window.
  */
-export function upgradeLegacyState(
+export function upgradeApnsLegacyState(
   def: ApnsDataset,
   raw: unknown,
   legacyBundleId: string | undefined,

@@ -1,14 +1,15 @@
-import type { ApnsApp, ApnsConfig, Config } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { ApnsApp, ApnsConfig } from './config';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { JobTracker } from '../../exports/tracker';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import { PartitionedStream, type UnitOfWork } from '../../sync/partitioned-stream';
 import { type DayWindow, DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { addDays, daysBetween, todayUtc } from '../../util/time';
 import { groupByDay } from './day-groups';
 import type { ApnsDataset } from './datasets';
 import { appExport, requestRange } from './export';
-import { partitionOf, stateLayout, upgradeLegacyState } from './state';
+import { partitionOf, stateLayout, upgradeApnsLegacyState } from './state';
 
 /** Exports in flight at once; Apple documents no limit, this keeps a sync polite. */
 const CONCURRENT_EXPORTS = 4;
@@ -41,7 +42,7 @@ function labelOf(app: ApnsApp, channelId?: string): string {
  * in order, each followed by its checkpoint. Apps are isolated: one failing app does not stop the
  * others, and the stream fails at the end naming each app that failed.
  */
-export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, clock: Clock) {
+export function apnsStream(def: ApnsDataset, config: SharedConfig, apns: ApnsConfig, clock: Clock) {
   const windows = new DayWindows(
     { startDate: config.start_date, lookbackDays: config.lookback_days },
     {
@@ -56,7 +57,7 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
   let orphanedState = false;
   let estimated = 0;
 
-  return new ExportStream<ApnsUnit, { file: SpooledFile; source: string }>({
+  return new PartitionedStream<ApnsUnit, { file: SpooledFile; source: string }>({
     name: def.stream,
     primaryKey: def.primaryKey,
     cursorField: 'date',
@@ -67,7 +68,7 @@ export function apnsStream(def: ApnsDataset, config: Config, apns: ApnsConfig, c
     isolatePartitions: true,
 
     upgradeState(raw) {
-      const upgraded = upgradeLegacyState(def, raw, legacyBundleId);
+      const upgraded = upgradeApnsLegacyState(def, raw, legacyBundleId);
       orphanedState = !!upgraded.orphaned;
       return upgraded.state;
     },

@@ -14,7 +14,7 @@ import { type ErrorRule, errorFor } from '../../http/error-table';
 import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
 import type { Clock } from '../../util/clock';
-import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
+import { answerField, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 
 /** The fields of a OneSignal message (View messages) that the connector uses. */
 export interface OneSignalMessage {
@@ -166,7 +166,7 @@ export class OneSignalAppClient {
 
   /** One doc types next_time_offset as an integer, the SDK as a string: both are passed back. */
   private nextOffsetOf(body: unknown): string | undefined {
-    const next = field(body, 'next_time_offset');
+    const next = answerField(body, 'next_time_offset');
     if (typeof next === 'string' || typeof next === 'number') return String(next);
     if (next !== undefined && next !== null)
       this.answers.note('OneSignal messages', body, 'reading it as the last page');
@@ -236,7 +236,7 @@ export class OneSignalAppClient {
       );
     }
     if (res.status !== 200) throw this.rejected(res.status, res.data);
-    const url = httpLink(field(res.data, 'csv_file_url', 'csvFileUrl'), this.apiUrl);
+    const url = httpLink(answerField(res.data, 'csv_file_url', 'csvFileUrl'), this.apiUrl);
     if (!url) {
       throw systemError(`${this.label}: export_events gave no csv_file_url: ${snippet(res.data)}`);
     }

@@ -13,7 +13,7 @@ import type { JsonObject } from '../../airbyte/protocol';
  */
 export const EXPORTS_IN_FLIGHT = 'exports_in_flight';
 /** 0.2.0's per-app note, read and moved under the account. */
-export const OLD_IN_FLIGHT = 'export_in_flight';
+const OLD_IN_FLIGHT = 'export_in_flight';
 
 export interface InFlight {
   /** The app's state key (appKey). */
@@ -31,7 +31,7 @@ export const FILE_LIFETIME_MS = 3 * 86_400_000;
 export const accountKey = (label: string) =>
   `account_${createHash('sha256').update(label).digest('hex').slice(0, 16)}`;
 
-export const isInFlight = (v: unknown): v is InFlight => {
+const isInFlight = (v: unknown): v is InFlight => {
   const n = v as Partial<InFlight> | undefined;
   return (
     typeof n?.app === 'string' &&

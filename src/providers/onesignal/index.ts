@@ -1,16 +1,15 @@
 import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
-import type { Config, OneSignalConfig } from '../../config';
 import type { Clock } from '../../util/clock';
-import type { Provider } from '../provider';
-import { parseOneSignalConfig } from './config';
+import type { ConfigWith, Provider } from '../provider';
+import { type OneSignalConfig, parseOneSignalConfig } from './config';
 import { OneSignalAppClient } from './api';
 import { messageEventsStream, STREAM } from './message-events';
 import { MESSAGES_STREAM, messagesStream } from './messages-stream';
 
 export function onesignalStreams(
-  config: Config,
+  config: ConfigWith<'onesignal', OneSignalConfig>,
   unavailable: Map<string, string>,
   clock: Clock,
   opts: { runAhead: number },
@@ -48,7 +47,7 @@ export async function checkOneSignal(
   return undefined;
 }
 
-export const onesignalProvider: Provider = {
+export const onesignalProvider: Provider<'onesignal', OneSignalConfig> = {
   key: 'onesignal',
   parseConfig: (block, ctx) => parseOneSignalConfig(block, ctx),
   streams: (config, unavailable, env) =>

@@ -1,12 +1,17 @@
 import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { Config, OneSignalConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
 import { fileRows } from '../../decode/chain';
 import { as, field, RecordMapping } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { interleave } from '../../exports/run-ahead';
 import { apiUrlOptions, HttpClient } from '../../http/client';
-import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import {
+  PartitionedStream,
+  type SyncContext,
+  type UnitOfWork,
+} from '../../sync/partitioned-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
 import { type OneSignalMessage, OneSignalAppClient } from './api';
@@ -67,7 +72,7 @@ interface MessageUnit extends UnitOfWork {
  * follows each message. One app failing (a bad key, a failed export) fails only that app.
  */
 export function messageEventsStream(
-  config: Config,
+  config: SharedConfig,
   onesignal: OneSignalConfig,
   clock: Clock,
   opts: { runAhead: number },
@@ -78,7 +83,7 @@ export function messageEventsStream(
   /** The accounts of the sync under way (one read per process). */
   let accounts = new Map<string, OneSignalAccount>();
 
-  return new ExportStream<MessageUnit, SpooledFile>({
+  return new PartitionedStream<MessageUnit, SpooledFile>({
     name: STREAM,
     primaryKey: [['app_id'], ['message_id'], ['subscription_id']],
     cursorField: 'message_sent_at',

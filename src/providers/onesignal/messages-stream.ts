@@ -1,9 +1,11 @@
 import { asConnectorError, type ConnectorError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { Config, OneSignalConfig } from '../../config';
-import { ExportStream, type UnitOfWork } from '../../sync/export-stream';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
+import { PartitionedStream, type UnitOfWork } from '../../sync/partitioned-stream';
 import { MICROS_TIME_CURSOR } from '../../sync/state';
 import type { Clock } from '../../util/clock';
+import { isObject } from '../../util/json';
 import type { OneSignalMessage } from './api';
 import { type AppListing, appKey, listApp, sentAt } from './messages';
 
@@ -24,7 +26,7 @@ const PLATFORMS: Record<string, string> = {
 };
 
 const orNull = (v: unknown) => (v === undefined ? null : v);
-const objectOrNull = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
+const objectOrNull = (v: unknown) => (isObject(v) ? v : null);
 const listOrNull = (v: unknown) => (Array.isArray(v) ? v : null);
 const countOrNull = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
 const timeOrNull = (v: unknown) =>
@@ -73,8 +75,8 @@ interface AppUnit extends UnitOfWork {
  * makes. Incremental on the send time with the same per-app cursor and lookback: the cursor stops
  * before a message still being delivered, so its counts are refreshed until they are final.
  */
-export function messagesStream(config: Config, onesignal: OneSignalConfig, clock: Clock) {
-  return new ExportStream<AppUnit, undefined>({
+export function messagesStream(config: SharedConfig, onesignal: OneSignalConfig, clock: Clock) {
+  return new PartitionedStream<AppUnit, undefined>({
     name: MESSAGES_STREAM,
     primaryKey: [['app_id'], ['message_id']],
     cursorField: 'message_sent_at',

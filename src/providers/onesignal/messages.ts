@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../airbyte/logger';
-import type { Config, OneSignalConfig } from '../../config';
-import type { SyncContext } from '../../sync/export-stream';
+import type { SharedConfig } from '../../config';
+import type { OneSignalConfig } from './config';
+import type { SyncContext } from '../../sync/partitioned-stream';
 import { microsIso } from '../../sync/state';
 import { timeWindowStart } from '../../sync/window';
 import type { Clock } from '../../util/clock';
@@ -48,7 +49,7 @@ export const expectedRows = (m: OneSignalMessage) =>
 export const sentAt = (m: OneSignalMessage) => new Date(m.send_after * 1000).toISOString();
 
 /** Only push messages are exported: email and SMS exports have other columns. */
-export function pushOnly(listed: OneSignalMessage[], label: string, logger: Logger) {
+function pushOnly(listed: OneSignalMessage[], label: string, logger: Logger) {
   return listed.filter((m) => {
     if (m.isEmail || m.isSms)
       logger.info(
@@ -74,7 +75,7 @@ export interface AppListing {
 
 /** Lists an app's messages from its cursor minus the lookback (or start_date), within retention. */
 export async function listApp(
-  config: Config,
+  config: SharedConfig,
   onesignal: OneSignalConfig,
   index: number,
   ctx: Pick<SyncContext, 'cursors' | 'logger' | 'syncMode'>,

@@ -1,10 +1,10 @@
 import { configError, ConnectorError, systemError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { JsonObject } from '../../airbyte/protocol';
-import type { PushwooshConfig } from '../../config';
+import type { PushwooshConfig } from './config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
-import { field, httpLink, UnknownAnswers } from '../../http/unknown-answers';
+import { answerField, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import type { Day } from '../../util/time';
 
@@ -13,7 +13,7 @@ import type { Day } from '../../util/time';
  * methods live under /api/v2/ (one public client agrees); another client, written from inside
  * Pushwoosh in 2021, used /json/1.3/. The first is tried, the second if it answers 404.
  */
-export const MESSAGE_LOG_PATHS = ['/api/v2/statistics/getMessageLog', '/json/1.3/getMessageLog'];
+const MESSAGE_LOG_PATHS = ['/api/v2/statistics/getMessageLog', '/json/1.3/getMessageLog'];
 
 /**
  * What Pushwoosh's texts mean (docs/research/pushwoosh.md, "What the connector accepts"). AUTH and
@@ -49,8 +49,12 @@ export interface MessageLogRow {
 /** The texts of an answer: its status message and error, or the body itself. */
 function textOf(body: unknown): string {
   if (typeof body === 'string') return body;
-  const error = field(body, 'error');
-  return [field(body, 'status_message', 'statusMessage', 'message'), error, field(error, 'message')]
+  const error = answerField(body, 'error');
+  return [
+    answerField(body, 'status_message', 'statusMessage', 'message'),
+    error,
+    answerField(error, 'message'),
+  ]
     .filter((t): t is string => typeof t === 'string' && t !== '')
     .join('; ');
 }
@@ -66,7 +70,7 @@ function jsonOrText(text: string): unknown {
 
 /** A body's status_code as a number, also when it is sent as a string. */
 function statusCodeOf(body: unknown): number | undefined {
-  const code = field(body, 'status_code', 'statusCode');
+  const code = answerField(body, 'status_code', 'statusCode');
   const n = typeof code === 'string' && /^\d+$/.test(code.trim()) ? Number(code) : code;
   return typeof n === 'number' ? n : undefined;
 }
@@ -74,7 +78,7 @@ function statusCodeOf(body: unknown): number | undefined {
 /** The first of `names` found in the first container that has one. */
 function lookup(containers: unknown[], names: string[]): unknown {
   for (const c of containers) {
-    const v = field(c, ...names);
+    const v = answerField(c, ...names);
     if (v !== undefined) return v;
   }
   return undefined;
@@ -108,11 +112,11 @@ export function readResults(status: number, body: unknown, apiUrl: string): Resu
     return { kind: 'auth', detail: `HTTP ${status}: ${text || snippet(body, 200)}` };
   if (FINAL.test(text) || ((status < 200 || status > 299) && !PENDING.test(text)))
     return { kind: 'final', status, message: text || snippet(body, 200) };
-  const response = field(body, 'response');
+  const response = answerField(body, 'response');
   const link = lookup([response, body], FILE_FIELDS);
   const url = httpLink(link, apiUrl);
   if (url) return { kind: 'ready', url };
-  const states = [field(body, 'status'), field(response, 'status')].filter(
+  const states = [answerField(body, 'status'), answerField(response, 'status')].filter(
     (s): s is string => typeof s === 'string',
   );
   const failed = states.find((s) => FAILED_STATE.test(s));
@@ -136,15 +140,21 @@ function instant(v: unknown): unknown {
 /** A getMessageLog row under the field names the stream reads (the row format is undocumented). */
 export function normalizeMessageLogRow(row: unknown): MessageLogRow {
   return {
-    timestamp: instant(field(row, ...TIME_FIELDS)),
-    message_id: field(row, 'message_id', 'messageId'),
-    message_code: field(row, 'message_code', 'messageCode'),
-    campaign_code: field(row, 'campaign_code', 'campaignCode'),
-    application_code: field(row, 'application_code', 'applicationCode', 'app_code', 'appCode'),
-    hwid: field(row, 'hwid'),
-    user_id: field(row, 'user_id', 'userId'),
-    platform: field(row, 'platform'),
-    action: field(row, 'action', 'event', 'status'),
+    timestamp: instant(answerField(row, ...TIME_FIELDS)),
+    message_id: answerField(row, 'message_id', 'messageId'),
+    message_code: answerField(row, 'message_code', 'messageCode'),
+    campaign_code: answerField(row, 'campaign_code', 'campaignCode'),
+    application_code: answerField(
+      row,
+      'application_code',
+      'applicationCode',
+      'app_code',
+      'appCode',
+    ),
+    hwid: answerField(row, 'hwid'),
+    user_id: answerField(row, 'user_id', 'userId'),
+    platform: answerField(row, 'platform'),
+    action: answerField(row, 'action', 'event', 'status'),
   };
 }
 
@@ -250,7 +260,7 @@ export class PushwooshApi {
       answer = r.unwrap();
       break;
     }
-    const containers = [field(answer, 'response'), answer];
+    const containers = [answerField(answer, 'response'), answer];
     let rows = lookup(containers, ROW_LISTS);
     if (rows === null) {
       this.answers.note('Pushwoosh getMessageLog', answer, 'reading it as a page without rows');
@@ -278,7 +288,7 @@ export class PushwooshApi {
     const r = (
       await this.call('/json/1.3/getTrackingLog', `getTrackingLog for ${day}`, { date: day })
     ).unwrap();
-    const id = lookup([field(r, 'response'), r], ['request_id', 'requestId']);
+    const id = lookup([answerField(r, 'response'), r], ['request_id', 'requestId']);
     if ((typeof id !== 'string' && typeof id !== 'number') || id === '')
       throw systemError(`Pushwoosh getTrackingLog gave no request_id: ${snippet(r)}`);
     return String(id);

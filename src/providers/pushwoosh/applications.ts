@@ -12,7 +12,7 @@ const NAMED = 10;
  * application's cursor. Without that field nobody knows whose cursor it was, so it is dropped
  * (`orphaned`) and every application reads from the start: re-read rows dedupe by the key.
  */
-export function upgradeLegacyState(
+export function upgradePushwooshLegacyState(
   raw: unknown,
   legacyApplication: string | undefined,
 ): { state: unknown; orphaned?: unknown } {

@@ -1,16 +1,15 @@
 import { ConnectorError } from '../../airbyte/errors';
 import type { Logger } from '../../airbyte/logger';
 import type { Stream } from '../../airbyte/stream';
-import type { Config, PushwooshConfig } from '../../config';
 import type { Clock } from '../../util/clock';
-import type { Provider } from '../provider';
-import { parsePushwooshConfig } from './config';
+import type { ConfigWith, Provider } from '../provider';
+import { type PushwooshConfig, parsePushwooshConfig } from './config';
 import { addDays, dayOf } from '../../util/time';
 import { PushwooshApi } from './api';
-import { STREAM, trackingStream } from './tracking';
+import { STREAM, trackingStream } from './tracking-stream';
 
 export function pushwooshStreams(
-  config: Config,
+  config: ConfigWith<'pushwoosh', PushwooshConfig>,
   unavailable: Map<string, string>,
   clock: Clock,
   opts: { runAhead: number },
@@ -45,7 +44,7 @@ export async function checkPushwoosh(
   return undefined;
 }
 
-export const pushwooshProvider: Provider = {
+export const pushwooshProvider: Provider<'pushwoosh', PushwooshConfig> = {
   key: 'pushwoosh',
   parseConfig: (block, ctx) => parsePushwooshConfig(block, ctx),
   streams: (config, unavailable, env) =>

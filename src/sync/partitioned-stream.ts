@@ -39,7 +39,7 @@ export interface SyncContext extends ReadContext {
  * (usually an export, spooled to disk) and may run ahead of the unit being read; `read` turns it
  * into records and cursor advances.
  */
-export interface ExportStreamDefinition<U extends UnitOfWork, F> {
+export interface PartitionedStreamDefinition<U extends UnitOfWork, F> {
   name: string;
   primaryKey: string[][];
   /** The record field the cursor follows (the state may keep it coarser, e.g. by day). */
@@ -72,12 +72,12 @@ export interface ExportStreamDefinition<U extends UnitOfWork, F> {
  * back), the run-ahead over the units, the disposal of what was fetched, checkpoints after every
  * advance and every unit, partition isolation, and the once-per-sync log rules.
  */
-export class ExportStream<U extends UnitOfWork, F> implements Stream {
+export class PartitionedStream<U extends UnitOfWork, F> implements Stream {
   readonly name: string;
   readonly primaryKey: string[][];
   readonly cursorField: string[];
 
-  constructor(private readonly def: ExportStreamDefinition<U, F>) {
+  constructor(private readonly def: PartitionedStreamDefinition<U, F>) {
     this.name = def.name;
     this.primaryKey = def.primaryKey;
     this.cursorField = [def.cursorField];

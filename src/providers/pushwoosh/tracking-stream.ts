@@ -1,16 +1,21 @@
-import type { Config, PushwooshConfig } from '../../config';
+import type { SharedConfig } from '../../config';
+import type { PushwooshConfig } from './config';
 import { fileRows } from '../../decode/chain';
 import { metaOf, type Raw } from '../../decode/records';
 import { ExportEngine, type SpooledFile } from '../../exports/engine';
 import { apiUrlOptions, HttpClient } from '../../http/client';
 import { PageGuard } from '../../http/paging';
-import { ExportStream, type SyncContext, type UnitOfWork } from '../../sync/export-stream';
+import {
+  PartitionedStream,
+  type SyncContext,
+  type UnitOfWork,
+} from '../../sync/partitioned-stream';
 import { DAY_CURSOR } from '../../sync/state';
 import { DayWindows } from '../../sync/window';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day, daysBetween, todayUtc } from '../../util/time';
 import { PushwooshApi } from './api';
-import { DroppedRows, STATE_GROUP, upgradeLegacyState } from './applications';
+import { DroppedRows, STATE_GROUP, upgradePushwooshLegacyState } from './applications';
 import { messageLogRecord, rowApplication } from './message-log';
 import { MESSAGE_LOG_ONLY, trackingLogMapping } from './tracking-log';
 
@@ -67,7 +72,7 @@ function sharedDays(first: Map<string, Day>, last: Day): DayUnit[] {
  * added later starts from start_date; a checkpoint follows each complete day.
  */
 export function trackingStream(
-  config: Config,
+  config: SharedConfig,
   pushwoosh: PushwooshConfig,
   clock: Clock,
   opts: { runAhead: number },
@@ -162,7 +167,7 @@ export function trackingStream(
     } while (token);
   }
 
-  return new ExportStream<DayUnit, SpooledFile | undefined>({
+  return new PartitionedStream<DayUnit, SpooledFile | undefined>({
     name: STREAM,
     primaryKey: PRIMARY_KEYS[mode].map((f) => [f]),
     cursorField: 'timestamp',
@@ -176,7 +181,7 @@ export function trackingStream(
     isolatePartitions: !tracking,
 
     upgradeState(raw) {
-      const upgraded = upgradeLegacyState(raw, pushwoosh.application_code);
+      const upgraded = upgradePushwooshLegacyState(raw, pushwoosh.application_code);
       orphaned = upgraded.orphaned;
       return upgraded.state;
     },
