@@ -477,6 +477,11 @@ export class Emulator {
     return this.onesignal.runningExports();
   }
 
+  /** Sets the OneSignal apps whose key is revoked (every call answers 401); [] restores all. */
+  onesignalRevokeApps(appIds: readonly string[]): void {
+    this.onesignal.setRevokedApps(appIds);
+  }
+
   /** Frees a OneSignal account's export slot, as the running export's expiry would. */
   onesignalExpireRunning(accountId: string): void {
     this.onesignal.expireRunning(accountId);

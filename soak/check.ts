@@ -1,5 +1,10 @@
 import { DEFAULT_PUSHWOOSH_ACCOUNT } from '../emulator/fixtures';
-import { groundTruth, recordKey, type GroundTruthInput } from '../emulator/ground-truth';
+import {
+  groundTruth,
+  primaryKeyOf,
+  recordKey,
+  type GroundTruthInput,
+} from '../emulator/ground-truth';
 import type { OneSignalMessageFixture } from '../emulator/onesignal';
 import { pushwooshApplications } from '../emulator/pushwoosh';
 import {
@@ -132,11 +137,12 @@ function checkSync(r: ChainResult, run: SyncRun, out: Violation[]): void {
       `still running after ${run.boundMs} ms; killed. stderr tail: ${clip(run.stderr.slice(-300))}`,
     );
   if (
-    run.stop?.signal === 'SIGTERM' &&
+    run.stop !== undefined &&
+    run.stop.signal !== 'SIGKILL' &&
     run.cancelMs !== undefined &&
     run.cancelMs > CANCEL_BOUND_MS
   )
-    v('slow_cancel', `SIGTERM took ${run.cancelMs} ms to end the sync`);
+    v('slow_cancel', `${run.stop!.signal} took ${run.cancelMs} ms to end the sync`);
   if (run.tmpLeft.length && !killed(run))
     v(
       'spooled_file_left',
@@ -169,6 +175,7 @@ function checkSync(r: ChainResult, run: SyncRun, out: Violation[]): void {
   for (const m of messagesOf(run)) {
     if (m.type === 'RECORD') {
       since.set(m.record.stream, (since.get(m.record.stream) ?? 0) + 1);
+      checkRecord(r.scenario, m, v);
     } else if (m.type === 'STATE') {
       const stream = m.state?.stream?.stream_descriptor?.name as string;
       const state = JSON.stringify(m.state.stream.stream_state);
@@ -190,6 +197,38 @@ function checkSync(r: ChainResult, run: SyncRun, out: Violation[]): void {
   }
 }
 
+/**
+ * A record's nulled cells: only where meta.changes says so (NULLED), never a key field, and only
+ * when the scenario served bad cells; no key field is ever null.
+ */
+function checkRecord(s: Scenario, m: Msg, v: (invariant: string, evidence: string) => void): void {
+  const { stream, data } = m.record as { stream: string; data: Record<string, unknown> };
+  const key = primaryKeyOf(stream, s.pushwoosh?.logApi);
+  for (const k of key)
+    if (data[k] === null || data[k] === undefined)
+      v('null_key', `${stream}: key field ${k} is ${String(data[k])}`);
+  const changes = m.record.meta?.changes as Msg[] | undefined;
+  if (!changes) return;
+  if (!s.badCells) v('bad_cell', `${stream}: meta.changes though no bad cell was served`);
+  for (const c of changes) {
+    if (c.change !== 'NULLED' || data[c.field] !== null)
+      v(
+        'bad_cell',
+        `${stream}: meta.changes ${JSON.stringify(c)} but the field is ${JSON.stringify(data[c.field])}`,
+      );
+    if (key.includes(c.field)) v('bad_cell', `${stream}: key field ${c.field} nulled`);
+  }
+}
+
+/** The lasting fault that explains an error of the final sync, if any. */
+const lastingFor = (s: Scenario, e: Msg) =>
+  s.lasting.find(
+    (l) =>
+      l.streams.includes(e.stream_descriptor?.name) &&
+      e.failure_type === l.failureType &&
+      (!l.names || l.names.test(String(e.message))),
+  );
+
 /** A complete sync ends 0, or 1 with only the config errors a revoked credential explains. */
 function checkComplete(chain: ChainResult, run: SyncRun, out: Violation[]): boolean {
   const s = chain.scenario;
@@ -199,9 +238,27 @@ function checkComplete(chain: ChainResult, run: SyncRun, out: Violation[]): bool
     .map((m) => m.trace.error as Msg);
   const unexpected = errors.filter(
     (e) =>
-      e.failure_type !== 'config_error' ||
-      !s.expectedConfigErrors.includes(e.stream_descriptor?.name),
+      !(
+        e.failure_type === 'config_error' &&
+        s.expectedConfigErrors.includes(e.stream_descriptor?.name)
+      ) && !(run.kind === 'final' && lastingFor(s, e)),
   );
+  // A stream failed by a lasting fault ends INCOMPLETE.
+  if (run.kind === 'final') {
+    const status = new Map<string, string>();
+    for (const m of messagesOf(run))
+      if (m.type === 'TRACE' && m.trace?.type === 'STREAM_STATUS')
+        status.set(m.trace.stream_status?.stream_descriptor?.name, m.trace.stream_status?.status);
+    for (const e of errors) {
+      const stream = e.stream_descriptor?.name as string;
+      if (lastingFor(s, e) && status.get(stream) !== 'INCOMPLETE')
+        out.push({
+          invariant: 'failed_stream_status',
+          sync: run.index,
+          evidence: `${stream} failed (${e.failure_type}) yet its last status is ${status.get(stream)}`,
+        });
+    }
+  }
   const ok = run.code === 0 || (run.code === 1 && errors.length > 0 && unexpected.length === 0);
   if (!ok || unexpected.length) {
     const list = (unexpected.length ? unexpected : errors)
@@ -263,7 +320,14 @@ export function checkChain(r: ChainResult): Violation[] {
   const logApi = s.pushwoosh?.logApi;
   const { all, owed } = truthOf(s);
   const seen = new Map<string, Set<string>>();
+  const seenByFinal = new Map<string, Set<string>>();
   const foreign = new Map<string, Set<string>>();
+  const excused = (stream: string, key: string) =>
+    s.lasting.some(
+      (l) =>
+        l.streams.includes(stream) &&
+        (!l.apps || l.apps.includes((JSON.parse(key) as string[])[0])),
+    );
   for (const run of r.syncs) {
     for (const m of messagesOf(run)) {
       if (m.type !== 'RECORD') continue;
@@ -273,10 +337,14 @@ export function checkChain(r: ChainResult): Violation[] {
         foreign.get(m.record.stream)!.add(key);
       }
     }
-    if (run.kind === 'quiet') continue;
+    // The quiet sync runs after a lasting fault is lifted: it fills that fault's gap.
+    if (run.kind === 'quiet' && !s.lasting.length) continue;
     for (const m of committedRecords(run)) {
       if (!seen.has(m.record.stream)) seen.set(m.record.stream, new Set());
       seen.get(m.record.stream)!.add(recordKey(m.record.stream, m.record.data, logApi));
+      if (run.kind === 'quiet') continue;
+      if (!seenByFinal.has(m.record.stream)) seenByFinal.set(m.record.stream, new Set());
+      seenByFinal.get(m.record.stream)!.add(recordKey(m.record.stream, m.record.data, logApi));
     }
   }
   for (const [stream, keys] of foreign)
@@ -295,6 +363,16 @@ export function checkChain(r: ChainResult): Violation[] {
   };
   for (const [stream, keys] of owed) {
     const lost = [...keys].filter((k) => !seen.get(stream)?.has(k));
+    // With a lasting fault, everything it does not excuse is due by the final sync.
+    const early = [...keys].filter(
+      (k) => !seenByFinal.get(stream)?.has(k) && seen.get(stream)?.has(k) && !excused(stream, k),
+    );
+    if (early.length)
+      out.push({
+        invariant: 'lost_records',
+        sync: final.index,
+        evidence: `${stream}: ${early.length} of ${keys.size} keys, no lasting fault's to miss, missing after the final sync: ${sample(early)}${finalErrors(stream)}`,
+      });
     if (lost.length)
       out.push({
         invariant: 'lost_records',
@@ -320,7 +398,7 @@ export function checkChain(r: ChainResult): Violation[] {
           sync: run.index,
           evidence: `message ${id} exported ${n} times in one sync`,
         });
-    if (run === quiet && finalOk) {
+    if (run === quiet && finalOk && !s.fullRefresh && !s.lasting.length) {
       const settled = settledMessages(s);
       const again = [...per.keys()].filter((id) => settled.has(id));
       if (again.length)

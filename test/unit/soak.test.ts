@@ -26,8 +26,8 @@ describe('soak: the seeded plan', () => {
     return { applied: [...applied].sort(), stops: [...stops].sort() };
   };
   const everything = {
-    applied: VENDOR_STATES.map((v) => v.name).sort(),
-    stops: [...STOP_POINTS.map((p) => p.name), 'SIGKILL', 'SIGTERM'].sort(),
+    applied: [...VENDOR_STATES.map((v) => v.name), 'full_refresh'].sort(),
+    stops: [...STOP_POINTS.map((p) => p.name), 'SIGINT', 'SIGKILL', 'SIGTERM'].sort(),
   };
 
   it('reaches every vendor state and every stop point within 200 seeds', () => {
@@ -58,11 +58,16 @@ describe('soak: the invariants', () => {
       accounts: [{ accountId: 'a', apps: [{ appId, apiKey, messages: [message] }] }],
       apps: [{ appId, apiKey, account: 'a', revoked: false }],
       recordsPerSecond: 1000,
+      revokedApps: [],
     },
     faults: [],
     syncs: [{ stop: { signal: 'SIGTERM', at: 'record', n: 1, delayMs: 0 } }],
     expectedConfigErrors: [],
     shortFiles: false,
+    lasting: [],
+    badCells: false,
+    fullRefresh: false,
+    lostExports: false,
   };
   const record = (i: number) =>
     JSON.stringify({
