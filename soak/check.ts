@@ -149,6 +149,19 @@ function checkSync(r: ChainResult, run: SyncRun, out: Violation[]): void {
       `TMPDIR after exit (${run.signal ?? `exit ${run.code}`}) holds ${run.tmpLeft.join(', ')}`,
     );
 
+  // A SIGTERM or SIGINT ends the sync: whatever fails after it (a spool removed under a reader)
+  // is the stop's doing, not an error of the sync to report.
+  if (run.signalledAt !== undefined && run.stop?.signal !== 'SIGKILL')
+    for (const l of run.lines) {
+      if (l.at < run.signalledAt || !l.text.includes('"type":"TRACE"')) continue;
+      const m = parseLine(l.text);
+      if (m?.trace?.error?.failure_type === 'system_error')
+        v(
+          'error_after_stop',
+          `a system_error after the ${run.stop!.signal}: ${clip(String(m.trace.error.message), 200)}`,
+        );
+    }
+
   const { secrets, recordOnly } = secretsOf(r);
   for (const secret of secrets) {
     const where = [...run.lines.map((l) => l.text), run.tail, run.stderr].find((t) =>
@@ -292,13 +305,19 @@ function leftBehind(chain: ChainResult): string {
   return parts.length ? `. ${parts.join('; ')}` : '';
 }
 
-/** Records the platform keeps: all of a clean sync; up to each stream's last STATE otherwise. */
+/**
+ * Records the platform keeps: all of a clean sync; otherwise all of a stream that ended COMPLETE
+ * (records after a stream's last distinct state count in no state, yet its end commits them),
+ * and up to each other stream's last STATE.
+ */
 function committedRecords(run: SyncRun): Msg[] {
   const ms = messagesOf(run);
   if (run.code === 0 && !run.stop) return ms.filter((m) => m.type === 'RECORD');
   const lastState = new Map<string, number>();
   ms.forEach((m, i) => {
     if (m.type === 'STATE') lastState.set(m.state.stream.stream_descriptor.name, i);
+    const status = m.type === 'TRACE' && m.trace?.type === 'STREAM_STATUS' && m.trace.stream_status;
+    if (status?.status === 'COMPLETE') lastState.set(status.stream_descriptor.name, Infinity);
   });
   return ms.filter((m, i) => m.type === 'RECORD' && i < (lastState.get(m.record.stream) ?? -1));
 }

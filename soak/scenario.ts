@@ -189,6 +189,21 @@ const routeFaults = (
     } as Fault),
 });
 
+/** Every CSV download served empty (no header row) from some sync until the quiet one. */
+const emptyCsv = (name: string, provider: Provider, weight: number): VendorState => ({
+  name,
+  provider,
+  weight,
+  apply: (s, rng) =>
+    lastingFault(
+      s,
+      rng,
+      { kind: 'malformed_csv', variant: 'empty_body', times: 1000 },
+      csvStreams(s),
+      'transient_error',
+    ),
+});
+
 export const VENDOR_STATES: VendorState[] = [
   // --- APNs
   {
@@ -235,19 +250,7 @@ export const VENDOR_STATES: VendorState[] = [
     weight: 0.3,
     apply: (s, rng) => void (s.apns!.processingPolls = rng.int(3, 6)),
   },
-  {
-    name: 'apns_empty_body',
-    provider: 'apns',
-    weight: 0.12,
-    apply: (s, rng) =>
-      lastingFault(
-        s,
-        rng,
-        { kind: 'malformed_csv', variant: 'empty_body', times: 1000 },
-        csvStreams(s),
-        'transient_error',
-      ),
-  },
+  emptyCsv('apns_empty_body', 'apns', 0.12),
   {
     // A count that does not convert: nulled with meta.changes (a date cell is a key: not drawn).
     name: 'apns_bad_cells',
@@ -413,19 +416,7 @@ export const VENDOR_STATES: VendorState[] = [
       });
     },
   },
-  {
-    name: 'os_empty_body',
-    provider: 'onesignal',
-    weight: 0.15,
-    apply: (s, rng) =>
-      lastingFault(
-        s,
-        rng,
-        { kind: 'malformed_csv', variant: 'empty_body', times: 1000 },
-        csvStreams(s),
-        'transient_error',
-      ),
-  },
+  emptyCsv('os_empty_body', 'onesignal', 0.15),
   {
     name: 'os_bad_cells',
     provider: 'onesignal',
