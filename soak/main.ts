@@ -47,7 +47,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `seed ${r.seed}: ${bad ? 'FAIL' : 'ok'} (${(r.ms / 1000).toFixed(1)} s)\n`,
     );
-    if (verbose) process.stdout.write(`${describeChain(r)}\n`);
+    // A failure shows what each sync did too: a timing-dependent path may not replay.
+    if (verbose || bad) process.stdout.write(`${describeChain(r)}\n`);
     if (bad) process.stdout.write(`${describeFailure(r)}\n`);
   });
   const failures = results.filter((r) => r.crash || r.violations.length);

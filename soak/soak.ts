@@ -118,6 +118,18 @@ export function describeFailure(r: SeedResult): string {
   return lines.join('\n');
 }
 
+/** `a a a b` as `a×3 b`: a refused export is asked again many times. */
+function runs(items: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < items.length;) {
+    let j = i;
+    while (items[j] === items[i]) j++;
+    out.push(j - i > 1 ? `${items[i]}×${j - i}` : items[i]);
+    i = j;
+  }
+  return out.join(' ');
+}
+
 /** The plan of a seed and what each sync did, for --verbose. */
 export function describeChain(r: SeedResult): string {
   const c = r.chain;
@@ -147,7 +159,7 @@ export function describeChain(r: SeedResult): string {
       ? `${run.stop.signal} at ${run.stop.at} #${run.stop.n} +${run.stop.delayMs} ms${run.signalledAt === undefined ? ' (not reached)' : ''}`
       : 'no stop';
     lines.push(
-      `  sync ${run.index} (${run.kind}, ${stop}): exit ${run.code ?? run.signal} in ${run.ms} ms; ${count('RECORD')} records, ${count('STATE')} states; onesignal exports ${exports.map((q) => `${q.path.split('/').at(-2)!.slice(0, 8)}:${q.status}`).join(' ') || '-'}${run.released.length ? `; released unnoted ${run.released.join(', ')}` : ''}`,
+      `  sync ${run.index} (${run.kind}, ${stop}): exit ${run.code ?? run.signal} in ${run.ms} ms; ${count('RECORD')} records, ${count('STATE')} states; onesignal exports ${runs(exports.map((q) => `${q.path.split('/').at(-2)!.slice(0, 8)}:${q.status}`)) || '-'}${run.released.length ? `; released unnoted ${run.released.join(', ')}` : ''}`,
     );
     for (const l of run.lines) {
       if (l.text.includes('"type":"TRACE"') && l.text.includes('"ERROR"'))
