@@ -6,11 +6,35 @@ import { type ChainResult, runChain } from './run';
 import { scenarioOf } from './scenario';
 
 /**
- * The seeds CI runs (test/e2e/soak.test.ts): together they reach every vendor state and stop point
- * (test/unit/soak.test.ts checks that), and on 5c51e5b seeds 25, 38, 40, 48 and 49 lock an
- * account as issue 14's bugs 1 and 2 do.
+ * Seeds that once failed, with what they found (all replayed in CI): the plan of a seed is a
+ * function of it, so each replays the path that failed (timing aside).
  */
-export const CI_SEEDS = [1, 2, 3, 5, 14, 17, 25, 34, 38, 39, 40, 48, 49, 54, 57, 266];
+export const REGRESSION_SEEDS: Record<number, string> = {
+  13: 'emulator: a two-entry Pushwoosh ZIP was split inside a quoted multi-line payload',
+  54: 'harness: a stream that ended COMPLETE in a failed sync commits its records (an unfinished OneSignal message after the last state)',
+  100: 'emulator: a truncated empty OneSignal download read as whole yet kept the slot held',
+};
+
+/**
+ * The seeds CI runs (test/e2e/soak.test.ts): together they reach every vendor state and stop point
+ * three times over (test/unit/soak.test.ts checks once), and the regression seeds.
+ */
+export const CI_SEEDS = [
+  ...new Set([
+    29,
+    51,
+    53,
+    65,
+    66,
+    81,
+    219,
+    226,
+    261,
+    280,
+    297,
+    ...Object.keys(REGRESSION_SEEDS).map(Number),
+  ]),
+].sort((a, b) => a - b);
 
 export interface SeedResult {
   seed: number;
