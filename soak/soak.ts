@@ -13,6 +13,8 @@ export const REGRESSION_SEEDS: Record<number, string> = {
   13: 'emulator: a two-entry Pushwoosh ZIP was split inside a quoted multi-line payload',
   54: 'harness: a stream that ended COMPLETE in a failed sync commits its records (an unfinished OneSignal message after the last state)',
   123: "harness: while a revoked app fails the stream, a healthy app's unfinished message follows the last distinct state (counts in no state) until the stream completes",
+  177: "harness: with a key revoked for good, an unfinished message's rows wait for it to finish (the stream never ends COMPLETE)",
+  243: 'harness: messages sent after an unfinished one wait with it (the cursor stops before it)',
   100: 'emulator: a truncated empty OneSignal download read as whole yet kept the slot held',
 };
 
