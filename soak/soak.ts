@@ -95,6 +95,12 @@ export async function runSeeds(
       const r = await runSeed(seeds[next++]);
       results.push(r);
       onResult(r);
+      // The summary needs only the plan and the stops: a thousand seeds' output would not fit.
+      for (const run of r.chain?.syncs ?? []) {
+        run.lines = [];
+        run.requests = [];
+        run.stderr = '';
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
