@@ -566,7 +566,7 @@ export class OneSignalModule implements RouteModule {
   private readonly numericOffsets: boolean;
   private readonly exportUrlField: string;
   private readonly busy: () => EmuResponse;
-  private readonly revoked: Set<string>;
+  private revoked: Set<string>;
   /** Generated export files, one per (app, message). */
   private files = new Map<string, GeneratedFile>();
   /** Issued download file names. */
@@ -713,6 +713,11 @@ export class OneSignalModule implements RouteModule {
   }
 
   /** The export holding each account's one slot: what a stopped sync may have left running. */
+  /** Replaces the revoked apps (revokedApps): a soak revokes a key, then restores it. */
+  setRevokedApps(appIds: readonly string[]): void {
+    this.revoked = new Set(appIds);
+  }
+
   runningExports(): { accountId: string; appId: string; messageId: string }[] {
     const out = new Map<string, { accountId: string; appId: string; messageId: string }>();
     for (const app of this.apps.values()) {

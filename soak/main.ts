@@ -4,7 +4,7 @@ const USAGE = `usage: npm run soak -- [--seeds N] [--from S] [--seed S]... [--ci
   --seeds N     run N seeds, S..S+N-1 (S from --from, default 1); default 20
   --seed S      run seed S (repeatable): the replay of a failure
   --ci          the fixed seed set CI runs
-  --parallel P  seeds at once (default 2)
+  --parallel P  seeds at once (default 2; --jobs P is the same)
   --verbose     print each seed's plan and what each sync did
   --json        print the summary as JSON`;
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     else if (flag === '--from') from = int(flag, value(), 0);
     else if (flag === '--seed') (seeds ??= []).push(int(flag, value(), 0));
     else if (flag === '--ci') seeds = [...CI_SEEDS];
-    else if (flag === '--parallel') parallel = int(flag, value(), 1);
+    else if (flag === '--parallel' || flag === '--jobs') parallel = int(flag, value(), 1);
     else if (flag === '--verbose') verbose = true;
     else if (flag === '--json') json = true;
     else if (flag === '--help' || flag === '-h') usage('');
@@ -47,7 +47,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `seed ${r.seed}: ${bad ? 'FAIL' : 'ok'} (${(r.ms / 1000).toFixed(1)} s)\n`,
     );
-    if (verbose) process.stdout.write(`${describeChain(r)}\n`);
+    // A failure shows what each sync did too: a timing-dependent path may not replay.
+    if (verbose || bad) process.stdout.write(`${describeChain(r)}\n`);
     if (bad) process.stdout.write(`${describeFailure(r)}\n`);
   });
   const failures = results.filter((r) => r.crash || r.violations.length);

@@ -130,7 +130,7 @@ export function catalogOf(s: Scenario): unknown {
     streams: s.providers.flatMap((p) =>
       STREAMS_OF[p].map((name) => ({
         stream: { name, json_schema: {}, supported_sync_modes: ['full_refresh', 'incremental'] },
-        sync_mode: 'incremental',
+        sync_mode: s.fullRefresh ? 'full_refresh' : 'incremental',
         destination_sync_mode: 'append_dedup',
       })),
     ),
@@ -159,6 +159,9 @@ export function parseLine(text: string): Msg | undefined {
     return undefined;
   }
 }
+
+/** A STATE line whose OneSignal exports_in_flight holds an export. */
+const NOTED = /"exports_in_flight":\{[^}]*"message_id"/;
 
 interface Watch {
   records: number;
@@ -243,7 +246,7 @@ function runSync(
       if (exited) return;
       run.signalledAt = Date.now();
       kill(stop.signal);
-      if (stop.signal === 'SIGTERM') setTimeout(() => kill('SIGKILL'), CANCEL_BOUND_MS).unref();
+      if (stop.signal !== 'SIGKILL') setTimeout(() => kill('SIGKILL'), CANCEL_BOUND_MS).unref();
     }, stop.delayMs);
   };
   const poll = setInterval(check, 3);
@@ -260,7 +263,7 @@ function runSync(
       if (text.includes('"type":"RECORD"')) w.records += 1;
       else if (text.includes('"type":"STATE"')) {
         w.states += 1;
-        if (text.includes('export_in_flight')) w.notes += 1;
+        if (NOTED.test(text)) w.notes += 1;
         else w.checkpoints += 1;
       }
     }
@@ -314,9 +317,9 @@ function releaseUnnoted(emu: Emulator, all: Line[]): string[] {
     const noted = all.some(
       (l) =>
         l.at >= since &&
-        l.text.includes('export_in_flight') &&
         l.text.includes(running.messageId) &&
-        l.text.includes('"type":"STATE"'),
+        l.text.includes('"type":"STATE"') &&
+        NOTED.test(l.text),
     );
     if (!noted) {
       emu.onesignalExpireRunning(running.accountId);
@@ -345,6 +348,7 @@ export async function runChain(s: Scenario, dir: string): Promise<ChainResult> {
           accounts: s.onesignal.accounts,
           recordsPerSecond: s.onesignal.recordsPerSecond,
           rateLimitWindowMs: 0,
+          busyRetryAfterSeconds: s.onesignal.busyRetryAfterSeconds,
         }
       : { accounts: [] },
     pushwoosh: s.pushwoosh
@@ -370,9 +374,24 @@ export async function runChain(s: Scenario, dir: string): Promise<ChainResult> {
     for (const [i, step] of plan.entries()) {
       // The quiet sync measures a complete sync's successor: pointless after a failed final sync.
       const final = syncs.at(-1);
-      if (step.kind === 'quiet' && final?.code !== 0 && !s.expectedConfigErrors.length) break;
+      if (
+        step.kind === 'quiet' &&
+        final?.code !== 0 &&
+        !s.expectedConfigErrors.length &&
+        !s.lasting.length
+      )
+        break;
       for (const f of s.faults) if (f.sync === i) emu.inject(f.fault);
-      const state = states.size ? [...states.values()] : undefined;
+      if (s.onesignal?.revokedFrom === i) emu.onesignalRevokeApps(s.onesignal.revokedApps);
+      // Lasting faults are lifted before the quiet sync (faults were cleared after the final one).
+      if (step.kind === 'quiet') {
+        emu.onesignalRevokeApps([]);
+        if (s.lostExports)
+          for (const x of emu.onesignalRunningExports()) emu.onesignalExpireRunning(x.accountId);
+      }
+      // A full refresh's quiet sync is the next job: it starts afresh, with no state.
+      const state =
+        states.size && !(s.fullRefresh && step.kind === 'quiet') ? [...states.values()] : undefined;
       const run = await runSync(
         emu,
         dir,

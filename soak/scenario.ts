@@ -33,7 +33,7 @@ export interface OneSignalAppPlan {
 }
 
 export interface Stop {
-  signal: 'SIGTERM' | 'SIGKILL';
+  signal: 'SIGTERM' | 'SIGINT' | 'SIGKILL';
   /** A STOP_POINTS name. */
   at: string;
   /** The n-th occurrence of the point's event in that sync. */
@@ -61,6 +61,11 @@ export interface Scenario {
     accounts: OneSignalAccountFixture[];
     apps: OneSignalAppPlan[];
     recordsPerSecond: number;
+    /** Retry-After (s) on a refused second export of an account. */
+    busyRetryAfterSeconds?: number;
+    /** Apps whose key the emulator revokes from sync `revokedFrom` until the quiet sync. */
+    revokedApps: string[];
+    revokedFrom?: number;
   };
   pushwoosh?: {
     logApi: 'message_log' | 'tracking_log';
@@ -79,6 +84,26 @@ export interface Scenario {
   expectedConfigErrors: string[];
   /** A short OneSignal file: only the first tenth of a message's rows is owed. */
   shortFiles: boolean;
+  /**
+   * Faults that fail streams for good (a revoked key, a file served empty every time), from sync
+   * `from` to the final sync, lifted before the quiet sync: the final sync may end 1 with the
+   * stream INCOMPLETE and errors of `failureType` (naming `names` when given), records of those
+   * streams may be missing until the quiet sync, which must then complete and fill the gap.
+   */
+  lasting: {
+    from: number;
+    streams: string[];
+    failureType: string;
+    names?: RegExp;
+    /** Only these apps' records may be missing (App IDs); all of the streams' when unset. */
+    apps?: string[];
+  }[];
+  /** A OneSignal export answer may be lost: the quiet sync comes after every export expired. */
+  lostExports: boolean;
+  /** Bad cells served: records may carry meta.changes (NULLED, never on a key field). */
+  badCells: boolean;
+  /** The chain is a full_refresh job: each attempt resumes from the last state; the quiet sync is a new job. */
+  fullRefresh: boolean;
 }
 
 export interface VendorState {
@@ -95,6 +120,28 @@ const DAY_S = 86_400;
 function faultAt(s: Scenario, rng: Rng, fault: Fault): void {
   s.faults.push({ sync: rng.int(0, s.syncs.length), fault });
 }
+
+/**
+ * A fault served every time from a random sync to the final one (lifted before the quiet sync):
+ * `streams` may fail for good meanwhile.
+ */
+function lastingFault(
+  s: Scenario,
+  rng: Rng,
+  fault: Fault,
+  streams: string[],
+  failureType: string,
+): void {
+  const from = rng.int(0, s.syncs.length);
+  s.faults.push({ sync: from, fault });
+  s.lasting.push({ from, streams, failureType });
+}
+
+/** The providers that read a malformed_csv fault (APNs takes any; OneSignal its own variants). */
+const csvStreams = (s: Scenario) =>
+  (['apns', 'onesignal'] as const)
+    .filter((p) => s.providers.includes(p))
+    .flatMap((p) => STREAMS_OF[p]);
 
 const osMessages = (s: Scenario) =>
   s.onesignal!.accounts.flatMap((a) => a.apps.flatMap((app) => app.messages));
@@ -142,6 +189,21 @@ const routeFaults = (
     } as Fault),
 });
 
+/** Every CSV download served empty (no header row) from some sync until the quiet one. */
+const emptyCsv = (name: string, provider: Provider, weight: number): VendorState => ({
+  name,
+  provider,
+  weight,
+  apply: (s, rng) =>
+    lastingFault(
+      s,
+      rng,
+      { kind: 'malformed_csv', variant: 'empty_body', times: 1000 },
+      csvStreams(s),
+      'transient_error',
+    ),
+});
+
 export const VENDOR_STATES: VendorState[] = [
   // --- APNs
   {
@@ -187,6 +249,17 @@ export const VENDOR_STATES: VendorState[] = [
     provider: 'apns',
     weight: 0.3,
     apply: (s, rng) => void (s.apns!.processingPolls = rng.int(3, 6)),
+  },
+  emptyCsv('apns_empty_body', 'apns', 0.12),
+  {
+    // A count that does not convert: nulled with meta.changes (a date cell is a key: not drawn).
+    name: 'apns_bad_cells',
+    provider: 'apns',
+    weight: 0.2,
+    apply(s, rng) {
+      s.badCells = true;
+      faultAt(s, rng, { kind: 'malformed_csv', variant: 'bad_count', times: rng.int(1, 3) });
+    },
   },
   // --- OneSignal
   {
@@ -297,6 +370,62 @@ export const VENDOR_STATES: VendorState[] = [
     weight: 0.5,
     apply: (s, rng) => void (s.onesignal!.recordsPerSecond = rng.int(1500, 6000)),
   },
+  {
+    name: 'os_busy_retry_after',
+    provider: 'onesignal',
+    weight: 0.3,
+    apply: (s, rng) => void (s.onesignal!.busyRetryAfterSeconds = rng.int(1, 4)),
+  },
+  {
+    name: 'os_export_lost',
+    provider: 'onesignal',
+    weight: 0.25,
+    // The export runs on with a URL nobody knows: its account is stuck until the export expires
+    // (3 days; the harness expires it before the quiet sync), and its apps fail meanwhile.
+    apply(s, rng) {
+      lastingFault(
+        s,
+        rng,
+        { kind: 'onesignal_export_lost', status: rng.pick([500, 502, 503, 504]) },
+        STREAMS_OF.onesignal,
+        'transient_error',
+      );
+      s.lostExports = true;
+    },
+  },
+  {
+    // Revoked in the emulator (the config is right): the app fails alone until the key is back.
+    name: 'os_revoked_apps',
+    provider: 'onesignal',
+    weight: 0.15,
+    apply(s, rng) {
+      const apps = s.onesignal!.apps;
+      if (apps.length < 2) return;
+      const picked = apps.filter(() => rng.chance(0.4)).slice(0, apps.length - 1);
+      if (!picked.length) picked.push(apps[rng.int(1, apps.length - 1)]);
+      s.onesignal!.revokedApps = picked.map((a) => a.appId);
+      const paths = picked.map((a) => `onesignal\\.apps\\[${apps.indexOf(a)}\\]`);
+      const from = rng.int(0, s.syncs.length);
+      s.onesignal!.revokedFrom = from;
+      s.lasting.push({
+        from,
+        streams: STREAMS_OF.onesignal,
+        failureType: 'config_error',
+        names: new RegExp(paths.join('|')),
+        apps: s.onesignal!.revokedApps,
+      });
+    },
+  },
+  emptyCsv('os_empty_body', 'onesignal', 0.15),
+  {
+    name: 'os_bad_cells',
+    provider: 'onesignal',
+    weight: 0.2,
+    apply(s, rng) {
+      s.badCells = true;
+      faultAt(s, rng, { kind: 'malformed_csv', variant: 'bad_timestamp', times: rng.int(1, 3) });
+    },
+  },
   // --- Pushwoosh
   {
     name: 'pw_tracking_log',
@@ -336,6 +465,42 @@ export const VENDOR_STATES: VendorState[] = [
     weight: 0.3,
     apply: (s, rng) => void (s.pushwoosh!.pageCap = rng.int(3, 9)),
   },
+  {
+    name: 'pw_empty_body',
+    provider: 'pushwoosh',
+    weight: 0.12,
+    apply(s, rng) {
+      // Only the tracking log downloads a file.
+      s.pushwoosh!.logApi = 'tracking_log';
+      lastingFault(
+        s,
+        rng,
+        { kind: 'malformed_zip', variant: 'empty_body', times: 1000 },
+        STREAMS_OF.pushwoosh,
+        'transient_error',
+      );
+    },
+  },
+  {
+    name: 'pw_two_entries',
+    provider: 'pushwoosh',
+    weight: 0.2,
+    apply(s, rng) {
+      s.pushwoosh!.logApi = 'tracking_log';
+      faultAt(s, rng, { kind: 'malformed_zip', variant: 'two_entries', times: rng.int(1, 3) });
+    },
+  },
+  {
+    // A payload cut short: nulled with meta.changes (a timestamp cell is a key: not drawn).
+    name: 'pw_bad_cells',
+    provider: 'pushwoosh',
+    weight: 0.2,
+    apply(s, rng) {
+      s.pushwoosh!.logApi = 'tracking_log';
+      s.badCells = true;
+      faultAt(s, rng, { kind: 'malformed_zip', variant: 'bad_payload', times: rng.int(1, 3) });
+    },
+  },
 ];
 
 export interface StopPoint {
@@ -351,10 +516,16 @@ export const STOP_POINTS: StopPoint[] = [
   { name: 'state', weight: 3, draw: (rng) => rng.int(1, 6) },
   // The n-th export request the emulator answered: the stop lands while it is generated.
   { name: 'export_requested', weight: 2, draw: (rng) => rng.int(1, 4) },
-  // The n-th STATE carrying OneSignal's export_in_flight note: the platform holds the note.
+  // The n-th STATE carrying an export in OneSignal's exports_in_flight: the platform holds it.
   { name: 'in_flight_noted', weight: 2, draw: (rng) => rng.int(1, 3) },
   // The n-th STATE without a note: a checkpoint, while run-ahead may have the next export out.
   { name: 'checkpoint', weight: 2, draw: (rng) => rng.int(1, 3) },
+];
+
+const SIGNALS = [
+  { name: 'SIGTERM' as const, weight: 4 },
+  { name: 'SIGKILL' as const, weight: 4 },
+  { name: 'SIGINT' as const, weight: 1 },
 ];
 
 /** Draws the plan of `seed`. */
@@ -371,6 +542,10 @@ export function scenarioOf(seed: number, nowS = Math.floor(Date.now() / 1000)): 
     applied: [],
     expectedConfigErrors: [],
     shortFiles: false,
+    lasting: [],
+    badCells: false,
+    fullRefresh: false,
+    lostExports: false,
   };
   if (rng.chance(0.45)) s.providers.push('apns');
   if (rng.chance(0.85)) s.providers.push('onesignal');
@@ -380,7 +555,7 @@ export function scenarioOf(seed: number, nowS = Math.floor(Date.now() / 1000)): 
   for (let i = rng.int(1, 3); i > 0; i--) {
     s.syncs.push({
       stop: {
-        signal: rng.chance(0.5) ? 'SIGTERM' : 'SIGKILL',
+        signal: rng.weighted(SIGNALS).name,
         at: rng.weighted(STOP_POINTS).name,
         n: 0,
         delayMs: rng.chance(0.4) ? 0 : rng.int(1, 30),
@@ -402,6 +577,7 @@ export function scenarioOf(seed: number, nowS = Math.floor(Date.now() / 1000)): 
       accounts: [{ accountId: `acct-soak-main`, apps: [] }],
       apps: [],
       recordsPerSecond: 200_000,
+      revokedApps: [],
     };
     newOneSignalApp(s, rng, s.onesignal.accounts[0]);
   }
@@ -417,6 +593,11 @@ export function scenarioOf(seed: number, nowS = Math.floor(Date.now() / 1000)): 
     if (!s.providers.includes(state.provider) || !rng.chance(state.weight)) continue;
     state.apply(s, rng);
     s.applied.push(state.name);
+  }
+  // Drawn last, so that the plans above stay those of the seeds before it existed.
+  if (rng.chance(0.15)) {
+    s.fullRefresh = true;
+    s.applied.push('full_refresh');
   }
   return s;
 }

@@ -26,8 +26,8 @@ describe('soak: the seeded plan', () => {
     return { applied: [...applied].sort(), stops: [...stops].sort() };
   };
   const everything = {
-    applied: VENDOR_STATES.map((v) => v.name).sort(),
-    stops: [...STOP_POINTS.map((p) => p.name), 'SIGKILL', 'SIGTERM'].sort(),
+    applied: [...VENDOR_STATES.map((v) => v.name), 'full_refresh'].sort(),
+    stops: [...STOP_POINTS.map((p) => p.name), 'SIGINT', 'SIGKILL', 'SIGTERM'].sort(),
   };
 
   it('reaches every vendor state and every stop point within 200 seeds', () => {
@@ -58,11 +58,16 @@ describe('soak: the invariants', () => {
       accounts: [{ accountId: 'a', apps: [{ appId, apiKey, messages: [message] }] }],
       apps: [{ appId, apiKey, account: 'a', revoked: false }],
       recordsPerSecond: 1000,
+      revokedApps: [],
     },
     faults: [],
     syncs: [{ stop: { signal: 'SIGTERM', at: 'record', n: 1, delayMs: 0 } }],
     expectedConfigErrors: [],
     shortFiles: false,
+    lasting: [],
+    badCells: false,
+    fullRefresh: false,
+    lostExports: false,
   };
   const record = (i: number) =>
     JSON.stringify({
@@ -187,5 +192,93 @@ describe('soak: the invariants', () => {
     ]);
     const text = describeFailure({ seed: 1, violations: checkChain(bad), ms: 1 });
     assert.ok(text.includes(replayCommand(1)) && !text.includes(apiKey), text);
+  });
+
+  it('flag a nulled cell meta.changes does not name, a nulled key, and a system_error after a SIGTERM', () => {
+    const withMeta = (text: string, meta: unknown) =>
+      text.replace(/\}\}$/, `,"meta":${JSON.stringify(meta)}}}`);
+    const nulled = {
+      changes: [{ field: 'sent', change: 'NULLED', reason: 'SOURCE_SERIALIZATION_ERROR' }],
+    };
+    const keyNulled = record(1).replace(/"subscription_id":"[^"]*"/, '"subscription_id":null');
+    const stopped = scenario.syncs[0].stop;
+    const bad = chain([
+      sync(
+        0,
+        'stopped',
+        [
+          withMeta(record(0), nulled),
+          keyNulled,
+          state('a', 2),
+          '{"type":"TRACE","trace":{"type":"ERROR","error":{"message":"ENOENT export.bin","failure_type":"system_error"}}}',
+        ].map((t) => t),
+        { code: 143, stop: stopped, signalledAt: 0 },
+      ),
+      sync(1, 'final', [messageRecord, record(0), record(1), record(2), state('b', 3)]),
+      sync(2, 'quiet', [state('b', 0)]),
+    ]);
+    // (The nulled key also reads as a key the emulator never served.)
+    assert.deepEqual(invariants(bad), [
+      'bad_cell',
+      'error_after_stop',
+      'foreign_records',
+      'null_key',
+    ]);
+    // Served bad cells: a nulled non-key field that meta.changes names is fine.
+    const served = { ...bad, scenario: { ...scenario, badCells: true } };
+    const ok = chain([
+      sync(
+        0,
+        'stopped',
+        [
+          withMeta(record(0).replace('"message_id"', '"sent":null,"message_id"'), nulled),
+          state('a', 1),
+        ],
+        {
+          code: 143,
+          stop: stopped,
+          signalledAt: 1,
+        },
+      ),
+      ...bad.syncs.slice(1),
+    ]);
+    assert.deepEqual(checkChain({ ...ok, scenario: served.scenario }), []);
+  });
+
+  it('excuse a lasting fault in the final sync (INCOMPLETE, its records missing), not in the quiet sync', () => {
+    const lasting: Scenario = {
+      ...scenario,
+      lasting: [
+        {
+          from: 0,
+          streams: ['onesignal_message_events', 'onesignal_messages'],
+          failureType: 'transient_error',
+        },
+      ],
+    };
+    const error =
+      '{"type":"TRACE","trace":{"type":"ERROR","error":{"message":"empty file","failure_type":"transient_error","stream_descriptor":{"name":"onesignal_message_events"}}}}';
+    const status = (s: string) =>
+      `{"type":"TRACE","trace":{"type":"STREAM_STATUS","stream_status":{"stream_descriptor":{"name":"onesignal_message_events"},"status":"${s}"}}}`;
+    const run = (quiet: string[]) => [
+      ...new Set(
+        checkChain({
+          ...chain([
+            sync(0, 'stopped', [state('a', 0)], {
+              code: 143,
+              stop: scenario.syncs[0].stop,
+              signalledAt: 1,
+            }),
+            sync(1, 'final', [messageRecord, state('a', 0), error, status('INCOMPLETE')], {
+              code: 1,
+            }),
+            sync(2, 'quiet', quiet),
+          ]),
+          scenario: lasting,
+        }).map((v) => v.invariant),
+      ),
+    ];
+    assert.deepEqual(run([messageRecord, record(0), record(1), record(2), state('b', 3)]), []);
+    assert.deepEqual(run([state('a', 0)]), ['lost_records']);
   });
 });
