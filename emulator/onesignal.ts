@@ -7,16 +7,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { onesignalFixture } from './fixtures';
-import { FOREIGN_TEXT, pickVariant } from './server';
-import type {
-  EmuRequest,
-  EmuResponse,
-  EmulatorContext,
-  MalformedCsvVariant,
-  Origin,
-  RouteMatch,
-  RouteModule,
-} from './server';
+import {
+  pickVariant,
+  type EmulatorContext,
+  type RouteMatch,
+  type RouteModule,
+} from './core/routing';
+import { FOREIGN_TEXT } from './core/types';
+import type { EmuRequest, EmuResponse, MalformedCsvVariant, Origin } from './core/types';
 
 export { onesignalFixture };
 

@@ -1,16 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { addDays, dayOf, isValidDay } from '../src/util/time';
-import type {
-  EmuRequest,
-  EmuResponse,
-  EmulatorContext,
-  MalformedZipVariant,
-  Origin,
-  RouteMatch,
-  RouteModule,
-} from './server';
-import { FOREIGN_TEXT, pickVariant, routeMatches } from './server';
+import { routeMatches } from './core/faults';
+import {
+  pickVariant,
+  type EmulatorContext,
+  type RouteMatch,
+  type RouteModule,
+} from './core/routing';
+import type { EmuRequest, EmuResponse, MalformedZipVariant, Origin } from './core/types';
+import { FOREIGN_TEXT } from './core/types';
 import { makeZip, patchEntry } from './zip';
 
 /**
@@ -91,48 +90,6 @@ export const PUSHWOOSH_INTERVAL_ERROR = 'exceeded the maximum date interval. Max
 export const PUSHWOOSH_ACCOUNT_NOT_FOUND = 'account not found';
 export const PUSHWOOSH_NOT_CUSTOM_PLAN =
   'access denied: getMessageLog is available for Custom plan subscriptions only';
-
-export const PUSHWOOSH_FAULT_KINDS = [
-  'pushwoosh_pending',
-  'pushwoosh_argument_error',
-  'pushwoosh_repeat_token',
-  'malformed_zip',
-] as const;
-const MALFORMED_ZIP_VARIANTS: MalformedZipVariant[] = [
-  'truncated_entry',
-  'bad_crc',
-  'truncated_archive',
-  'bad_payload',
-  'bad_timestamp',
-  'empty_body',
-  'foreign_text',
-  'bad_timestamps',
-  'two_entries',
-];
-
-/** Checks the Pushwoosh fault kinds' own fields (validateFault has checked `kind` and `times`). */
-export function validatePushwooshFault(f: Record<string, unknown>): void {
-  if (f.kind === 'pushwoosh_pending') {
-    const p = f.polls;
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1) {
-      throw new Error('pushwoosh_pending needs polls, a positive integer');
-    }
-  }
-  if (f.kind === 'pushwoosh_argument_error') {
-    if (typeof f.route !== 'string' || !f.route) {
-      throw new Error('pushwoosh_argument_error needs a route');
-    }
-    if (f.message !== undefined && typeof f.message !== 'string') {
-      throw new Error('pushwoosh_argument_error message must be a string');
-    }
-  }
-  if (
-    f.kind === 'malformed_zip' &&
-    !MALFORMED_ZIP_VARIANTS.includes(f.variant as MalformedZipVariant)
-  ) {
-    throw new Error(`unknown malformed_zip variant ${JSON.stringify(f.variant)}`);
-  }
-}
 
 /** Every application of an account, its first one first. */
 export function pushwooshApplications(account: PushwooshAccountFixture): string[] {
