@@ -1,16 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { addDays, dayOf, isValidDay } from '../src/util/time';
-import { routeMatches } from './core/faults';
+import { addDays, dayOf, isValidDay } from '../../src/util/time';
+import { routeMatches } from '../core/faults';
 import {
   pickVariant,
   type EmulatorContext,
   type RouteMatch,
   type RouteModule,
-} from './core/routing';
-import type { EmuRequest, EmuResponse, MalformedZipVariant, Origin } from './core/types';
-import { FOREIGN_TEXT } from './core/types';
-import { makeZip, patchEntry } from './zip';
+} from '../core/routing';
+import type { EmuRequest, EmuResponse, MalformedZipVariant, Origin } from '../core/types';
+import { FOREIGN_TEXT } from '../core/types';
+import { makeZip, patchEntry } from '../zip';
 
 /**
  * Pushwoosh, as its documentation describes it (see docs/research/pushwoosh.md for sources and
