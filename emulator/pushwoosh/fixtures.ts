@@ -1,4 +1,4 @@
-import type { PushwooshAccountFixture } from '.';
+import type { PushwooshAccountFixture } from './api';
 
 /**
  * The default Pushwoosh account: a fake server API token (long and distinctive, for leak checks),
