@@ -76,7 +76,9 @@ export function send(
     return;
   }
   const half = body.subarray(0, body.length > 1 ? Math.floor(body.length / 2) : 0);
-  if (mode === 'truncated_body') headers['content-length'] = String(body.length);
+  // An empty body declares a byte, so that its cut shows (else it reads as a whole empty answer,
+  // which yet never counts as sent: a OneSignal download that keeps the slot held).
+  if (mode === 'truncated_body') headers['content-length'] = String(Math.max(body.length, 1));
   // Without Content-Length, Node sends the body chunked.
   res.writeHead(resp.status, headers);
   const socket = res.socket;

@@ -419,8 +419,16 @@ export function pushwooshZip(
   damage?: 'truncated_entry' | 'bad_crc' | 'truncated_archive' | 'two_entries',
 ): Buffer {
   if (damage === 'two_entries') {
-    // Each part has the header; the rows are split between them, in order.
-    const [header, ...rows] = content.toString('utf8').replace(/\n$/, '').split('\n');
+    // Each part has the header; the rows are split between them, in order, on record
+    // boundaries (a quoted payload may hold a newline: its lines stay one record).
+    const records: string[] = [];
+    let open = false;
+    for (const line of content.toString('utf8').replace(/\n$/, '').split('\n')) {
+      if (open) records[records.length - 1] += `\n${line}`;
+      else records.push(line);
+      if ((line.split('"').length - 1) % 2 === 1) open = !open;
+    }
+    const [header, ...rows] = records;
     const half = Math.ceil(rows.length / 2);
     const part = (r: string[]) => [header, ...r].join('\n') + '\n';
     return makeZip(
