@@ -1,16 +1,19 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { addDays, daysBetween, dayOf, isValidDay } from '../src/util/time';
-import { FOREIGN_TEXT, pickVariant } from './server';
+import { addDays, daysBetween, dayOf, isValidDay } from '../../src/util/time';
+import {
+  pickVariant,
+  type EmulatorContext,
+  type RouteMatch,
+  type RouteModule,
+} from '../core/routing';
+import { FOREIGN_TEXT } from '../core/types';
 import type {
   ApnsTeamFixture,
   EmuRequest,
   EmuResponse,
-  EmulatorContext,
   MalformedCsvVariant,
   Origin,
-  RouteMatch,
-  RouteModule,
-} from './server';
+} from '../core/types';
 
 export const APNS_DATASETS = [
   'deliverymetrics',

@@ -7,58 +7,23 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { onesignalFixture } from './fixtures';
-import { FOREIGN_TEXT, pickVariant } from './server';
+import {
+  pickVariant,
+  type EmulatorContext,
+  type RouteMatch,
+  type RouteModule,
+} from '../core/routing';
+import { FOREIGN_TEXT } from '../core/types';
+import type { EmuRequest, EmuResponse, MalformedCsvVariant, Origin } from '../core/types';
+
 import type {
-  EmuRequest,
-  EmuResponse,
-  EmulatorContext,
-  MalformedCsvVariant,
-  Origin,
-  RouteMatch,
-  RouteModule,
-} from './server';
+  OneSignalAccountFixture,
+  OneSignalAppFixture,
+  OneSignalMessageFixture,
+} from './types';
 
 export { onesignalFixture };
-
-export interface OneSignalMessageFixture {
-  id: string;
-  /**
-   * Unix seconds; a fraction is OneSignal's precise send time (microseconds), which orders the
-   * listing and its next_time_offset token, while `send_after` is listed in whole seconds.
-   */
-  sendAfter: number;
-  /** Unix seconds; defaults to sendAfter (earlier for a scheduled message). */
-  queuedAt?: number;
-  completedAt: number | null;
-  /** null while the audience is still being processed. */
-  remaining: number | null;
-  /** Rows in its export file. */
-  events: number;
-  channel?: 'push' | 'email' | 'sms';
-  /**
-   * Real ms from an export request to its file being ready; default `events / recordsPerSecond`.
-   * Read at every download attempt, so a test may change it while exports run (hold a file back
-   * with a large value, then release it).
-   */
-  generationMs?: number;
-  /** Generate the export file when the emulator starts, not when first requested. */
-  pregenerate?: boolean;
-  /** The `kind` filter of View messages: 0 dashboard, 1 API, 3 automated; default 1. */
-  kind?: 0 | 1 | 3;
-  /** A canceled message (with `completedAt: null` and `remaining` > 0, it never finishes). */
-  canceled?: boolean;
-}
-
-export interface OneSignalAppFixture {
-  appId: string;
-  apiKey: string;
-  messages: OneSignalMessageFixture[];
-}
-
-export interface OneSignalAccountFixture {
-  accountId: string;
-  apps: OneSignalAppFixture[];
-}
+export type { OneSignalAccountFixture, OneSignalAppFixture, OneSignalMessageFixture };
 
 export interface OneSignalOptions {
   accounts?: OneSignalAccountFixture[];
@@ -712,12 +677,12 @@ export class OneSignalModule implements RouteModule {
     this.dir = undefined;
   }
 
-  /** The export holding each account's one slot: what a stopped sync may have left running. */
   /** Replaces the revoked apps (revokedApps): a soak revokes a key, then restores it. */
   setRevokedApps(appIds: readonly string[]): void {
     this.revoked = new Set(appIds);
   }
 
+  /** The export holding each account's one slot: what a stopped sync may have left running. */
   runningExports(): { accountId: string; appId: string; messageId: string }[] {
     const out = new Map<string, { accountId: string; appId: string; messageId: string }>();
     for (const app of this.apps.values()) {
