@@ -386,7 +386,10 @@ export async function runChain(s: Scenario, dir: string): Promise<ChainResult> {
       // Lasting faults are lifted before the quiet sync (faults were cleared after the final one).
       if (step.kind === 'quiet') {
         emu.onesignalRevokeApps([]);
-        if (s.lostExports)
+        // A full refresh's quiet sync is a new job, which the platform starts without the state:
+        // an export that a failed final attempt left recorded there is then beyond any
+        // connector's reach, as an unnoted one is (see the docs: a new full-refresh job).
+        if (s.lostExports || (s.fullRefresh && final?.code !== 0))
           for (const x of emu.onesignalRunningExports()) emu.onesignalExpireRunning(x.accountId);
       }
       // A full refresh's quiet sync is the next job: it starts afresh, with no state.
