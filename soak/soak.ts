@@ -16,6 +16,7 @@ export const REGRESSION_SEEDS: Record<number, string> = {
   177: "harness: with a key revoked for good, an unfinished message's rows wait for it to finish (the stream never ends COMPLETE)",
   243: 'harness: messages sent after an unfinished one wait with it (the cursor stops before it)',
   100: 'emulator: a truncated empty OneSignal download read as whole yet kept the slot held',
+  1220: 'connector: the private temp folder was left when a spool folder appeared while it was removed at exit (a SIGTERM during a download)',
   1099: "harness: a full refresh's new job has no state, so an export its predecessor's failed attempt recorded is unknowable",
 };
 

@@ -133,5 +133,13 @@ export function usePrivateTmpdir(): void {
     return;
   }
   process.env.TMPDIR = dir;
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // A spool folder may still be made by a file-system call in flight while the process exits:
+  // the removal then meets a folder no longer empty, and tries again rather than leave it.
+  process.on('exit', () => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
+    } catch {
+      // Nothing more can be done while exiting.
+    }
+  });
 }
