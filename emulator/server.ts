@@ -284,7 +284,7 @@ export class Emulator {
     }
     rec.route = match.route;
 
-    const fault = this.faults.takeForRoute(match.route);
+    const fault = this.faults.takeForRoute(match.route, url.pathname);
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
     let resp: EmuResponse;
     if (fault?.kind === 'redirect') {

@@ -128,7 +128,12 @@ function validateHostileFault(f: Record<string, unknown>): void {
   if (f.kind === 'drip_body' && f.intervalMs !== undefined) {
     integerIn('intervalMs', f.intervalMs, 1, 60_000);
   }
-  if (f.kind === 'delay') integerIn('ms', f.ms, 0, 600_000);
+  if (f.kind === 'delay') {
+    integerIn('ms', f.ms, 0, 600_000);
+    if (f.pathIncludes !== undefined && (typeof f.pathIncludes !== 'string' || !f.pathIncludes)) {
+      throw new Error('pathIncludes must be a non-empty string');
+    }
+  }
   if (f.kind !== 'redirect') return;
   if (typeof f.location !== 'string' || !URL.canParse(f.location, 'http://emulator.invalid')) {
     throw new Error('redirect needs a location (a URL)');
@@ -178,8 +183,13 @@ export class FaultRegistry {
     return e.fault as Extract<Fault, { kind: K }>;
   }
 
-  /** The route-level fault (if any) for a request on `route`. */
-  takeForRoute(route: string) {
-    return this.take(ROUTE_FAULTS, (f) => routeMatches(f.route, route));
+  /** The route-level fault (if any) for a request on `route` with this path. */
+  takeForRoute(route: string, path: string) {
+    return this.take(
+      ROUTE_FAULTS,
+      (f) =>
+        routeMatches(f.route, route) &&
+        !(f.kind === 'delay' && f.pathIncludes && !path.includes(f.pathIncludes)),
+    );
   }
 }

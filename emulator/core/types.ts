@@ -64,8 +64,9 @@ export type Fault =
   | { kind: 'drip_body'; route: string; intervalMs?: number; times?: number }
   // The route answers `status` (default 302) with this Location instead of its own answer.
   | { kind: 'redirect'; route: string; location: string; status?: RedirectStatus; times?: number }
-  // The whole answer, headers included, comes `ms` later.
-  | { kind: 'delay'; route: string; ms: number; times?: number }
+  // The whole answer, headers included, comes `ms` later; with `pathIncludes`, only for a request
+  // whose path holds that text (one app's requests, say).
+  | { kind: 'delay'; route: string; ms: number; times?: number; pathIncludes?: string }
   | { kind: 'export_failed'; times?: number }
   | { kind: 'export_expired'; times?: number }
   | { kind: 'download_url_expired'; times?: number }

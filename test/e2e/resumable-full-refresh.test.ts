@@ -33,8 +33,14 @@ const CASES: {
 }[] = [
   {
     stream: 'apns_delivery_metrics',
-    // One app's download comes a second late: the other app's days, or none, are read by then.
-    slow: { kind: 'delay', route: 'apns.download', ms: 1000 },
+    // The second app's export request is answered 2 s late, so the first app's days and their
+    // states are out well before the stream can end (which app's request comes first varies).
+    slow: {
+      kind: 'delay',
+      route: 'apns.request',
+      ms: 2000,
+      pathIncludes: `/appId/${encodeURIComponent(DEFAULT_APNS_APPS[1].bundleId)}/`,
+    },
     stopAfterStates: 1,
     covered: (r, s) => {
       const cursor = s.apps?.[r.bundle_id as string]?.date;

@@ -142,6 +142,24 @@ describe('emulator faults for the HTTP client', () => {
     assert.equal(tries.length, 2);
   });
 
+  it('delay with pathIncludes holds back only the requests whose path holds that text', async () => {
+    const url = await statusUrl();
+    emu.inject({ kind: 'delay', route: 'apns.status', ms: 400, pathIncludes: 'no-such-request' });
+    const fast = client({ deadlineMs: 150 });
+    const res = await fast.request({ method: 'GET', url, what: 'status' });
+    assert.equal(res.status, 200);
+    assert.equal(emu.requests.filter((r) => r.route === 'apns.status').length, 1, 'not delayed');
+    assert.equal(emu.pendingFaults().length, 1, 'the fault waits for its path');
+    emu.reset();
+    emu.inject({ kind: 'delay', route: 'apns.status', ms: 400, pathIncludes: '/requests/' });
+    await fast.request({ method: 'GET', url, what: 'status' });
+    assert.equal(
+      emu.requests.filter((r) => r.route === 'apns.status').length,
+      2,
+      'delayed, retried',
+    );
+  });
+
   it('validates the new faults strictly', () => {
     const bad: [unknown, RegExp][] = [
       [{ kind: 'drip_body' }, /drip_body needs a route/],
@@ -158,6 +176,7 @@ describe('emulator faults for the HTTP client', () => {
       ],
       [{ kind: 'delay', route: '*' }, /ms must be an integer 0\.\.600000/],
       [{ kind: 'delay', route: '*', ms: -1 }, /ms must be an integer/],
+      [{ kind: 'delay', route: '*', ms: 1, pathIncludes: '' }, /pathIncludes must be a non-empty/],
     ];
     for (const [fault, pattern] of bad) assert.throws(() => validateFault(fault), pattern);
     for (const ok of [
