@@ -17,6 +17,7 @@ export const REGRESSION_SEEDS: Record<number, string> = {
   243: 'harness: messages sent after an unfinished one wait with it (the cursor stops before it)',
   100: 'emulator: a truncated empty OneSignal download read as whole yet kept the slot held',
   1220: 'connector: the private temp folder was left when a spool folder appeared while it was removed at exit (a SIGTERM during a download)',
+  1818: 'connector: a spool folder still being made when a SIGINT came was made after the exit removed the private temp folder, so both were left',
   1099: "harness: a full refresh's new job has no state, so an export its predecessor's failed attempt recorded is unknowable",
 };
 

@@ -302,10 +302,24 @@ export class ExportEngine {
       stream = res.data;
       headers = res.headers;
     }
-    const dir = await mkdtemp(join(tmpdir(), 'spdm-'));
+    // A shutdown deletes the folder, even one still being made (the exit's own removal can run
+    // before a creation in flight ends: soak seed 1818), and the file while it is written or
+    // parsed. Once the stop has begun no folder is made: nothing would remove it.
+    if (shutdown.signal.aborted) {
+      stream.destroy();
+      throw shutdown.signal.reason;
+    }
+    const made = mkdtemp(join(tmpdir(), 'spdm-'));
+    const forget = shutdown.onCleanup(async () => rm(await made, { recursive: true, force: true }));
+    let dir: string;
+    try {
+      dir = await made;
+    } catch (err) {
+      forget();
+      stream.destroy();
+      throw err;
+    }
     const path = join(dir, 'export.bin');
-    // A shutdown deletes the file too, even while it is being written or parsed.
-    const forget = shutdown.onCleanup(() => rm(dir, { recursive: true, force: true }));
     const dispose = async () => {
       forget();
       await rm(dir, { recursive: true, force: true });
