@@ -204,6 +204,21 @@ const emptyCsv = (name: string, provider: Provider, weight: number): VendorState
     ),
 });
 
+/** Cells that do not convert: nulled and named in meta.changes (a key cell is never drawn). */
+const badCells = (
+  name: string,
+  provider: Provider,
+  variant: 'bad_count' | 'bad_timestamp',
+): VendorState => ({
+  name,
+  provider,
+  weight: 0.2,
+  apply(s, rng) {
+    s.badCells = true;
+    faultAt(s, rng, { kind: 'malformed_csv', variant, times: rng.int(1, 3) });
+  },
+});
+
 export const VENDOR_STATES: VendorState[] = [
   // --- APNs
   {
@@ -251,16 +266,7 @@ export const VENDOR_STATES: VendorState[] = [
     apply: (s, rng) => void (s.apns!.processingPolls = rng.int(3, 6)),
   },
   emptyCsv('apns_empty_body', 'apns', 0.12),
-  {
-    // A count that does not convert: nulled with meta.changes (a date cell is a key: not drawn).
-    name: 'apns_bad_cells',
-    provider: 'apns',
-    weight: 0.2,
-    apply(s, rng) {
-      s.badCells = true;
-      faultAt(s, rng, { kind: 'malformed_csv', variant: 'bad_count', times: rng.int(1, 3) });
-    },
-  },
+  badCells('apns_bad_cells', 'apns', 'bad_count'),
   // --- OneSignal
   {
     name: 'os_several_apps',
@@ -417,15 +423,7 @@ export const VENDOR_STATES: VendorState[] = [
     },
   },
   emptyCsv('os_empty_body', 'onesignal', 0.15),
-  {
-    name: 'os_bad_cells',
-    provider: 'onesignal',
-    weight: 0.2,
-    apply(s, rng) {
-      s.badCells = true;
-      faultAt(s, rng, { kind: 'malformed_csv', variant: 'bad_timestamp', times: rng.int(1, 3) });
-    },
-  },
+  badCells('os_bad_cells', 'onesignal', 'bad_timestamp'),
   // --- Pushwoosh
   {
     name: 'pw_tracking_log',

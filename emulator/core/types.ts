@@ -24,13 +24,8 @@ export interface HandedOutOrigins {
 
 export type Origin = 'api' | 'files';
 
-export interface RecordedRequest {
-  origin: Origin;
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-  body: string;
+/** A request as the emulator logs it, with the route it matched and the status it got. */
+export interface RecordedRequest extends EmuRequest {
   route: string;
   status: number;
   /** Real wall-clock epoch ms (not the `now` option), so tests can measure waits. */

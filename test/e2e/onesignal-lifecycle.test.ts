@@ -120,6 +120,19 @@ describe('OneSignal: the export lifecycle', () => {
       .map((l) => JSON.parse(l) as Message);
   const asFile = (m: Message) => [{ type: 'STREAM', stream: m.state.stream }];
   const ok = (r: RunResult) => assert.equal(r.code, 0, JSON.stringify(errorsOf(r)));
+  /** The sync after `first`, without lookback, reads nothing and requests no export. */
+  const nothingAgain = async (first: RunResult) => {
+    ok(first);
+    const before = emu!.requests.length;
+    const again = await read(config(1, { lookback_days: 0 }), stateFileOf(first), [
+      EVENTS,
+      MESSAGES,
+    ]);
+    ok(again);
+    assert.equal(records(again).length, 0, 'nothing is read again');
+    const exports = emu!.requests.slice(before).filter((x) => x.route === 'onesignal.export');
+    assert.equal(exports.length, 0, 'no export');
+  };
 
   /** A file held back (for an hour) until `release`. */
   const HELD = 3_600_000;
@@ -295,18 +308,7 @@ describe('OneSignal: the export lifecycle', () => {
       ]),
     );
     const first = await read(config(), undefined, [EVENTS, MESSAGES]);
-    ok(first);
-    const before = emu!.requests.length;
-    const again = await read(config(1, { lookback_days: 0 }), stateFileOf(first), [
-      EVENTS,
-      MESSAGES,
-    ]);
-    ok(again);
-    assert.equal(records(again).length, 0, 'nothing is read again');
-    assert.equal(
-      emu!.requests.slice(before).filter((x) => x.route === 'onesignal.export').length,
-      0,
-    );
+    await nothingAgain(first);
     const info = logsOf(first, 'INFO');
     assert.ok(info.some((l) => new RegExp(`${MSG(2)} was canceled; it no longer holds`).test(l)));
     assert.ok(info.some((l) => new RegExp(`${MSG(1)} is still unfinished \\d+ hours`).test(l)));
@@ -321,19 +323,7 @@ describe('OneSignal: the export lifecycle', () => {
       ]),
     );
     const first = await read(config(), undefined, [EVENTS, MESSAGES]);
-    ok(first);
-    const before = emu!.requests.length;
-    const again = await read(config(1, { lookback_days: 0 }), stateFileOf(first), [
-      EVENTS,
-      MESSAGES,
-    ]);
-    ok(again);
-    assert.equal(records(again).length, 0);
-    assert.equal(
-      emu!.requests.slice(before).filter((x) => x.route === 'onesignal.export').length,
-      0,
-      'no export',
-    );
+    await nothingAgain(first);
     const cursor = JSON.stringify(states(first, EVENTS).at(-1)!.state.stream.stream_state);
     assert.match(cursor, /T\d\d:\d\d:\d\d\.\d{6}Z/, 'microseconds');
   });
