@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { MemoryLogger } from '../../src/airbyte/logger';
 import { csvRows } from '../../src/decode/csv';
 import { parseConfig } from '../../src/source';
-import { normalizeMessageLogRow } from '../../src/providers/pushwoosh/api';
+import { normalizeMessageLogRow } from '../../src/providers/pushwoosh/answers';
 import {
   DroppedRows,
   upgradePushwooshLegacyState,

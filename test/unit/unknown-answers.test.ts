@@ -6,7 +6,7 @@ import {
   normalizeMessageLogRow,
   readResults,
   type ResultsAnswer,
-} from '../../src/providers/pushwoosh/api';
+} from '../../src/providers/pushwoosh/answers';
 
 const API = 'https://api.pushwoosh.com';
 const FILE = 'https://static.pushwoosh.com/tracking_log_link.zip';

@@ -3,30 +3,22 @@ import type { Logger } from '../../airbyte/logger';
 import type { ApnsApp, ApnsConfig } from './config';
 import type { ExportRepository, JobStatus } from '../../exports/job';
 import { apiUrlOptions, HttpClient, snippet } from '../../http/client';
-import { type ErrorRule, errorFor, type VendorAnswer } from '../../http/error-table';
+import { errorFor } from '../../http/error-table';
 import { answerField, httpLink, UnknownAnswers } from '../../http/unknown-answers';
 import type { Clock } from '../../util/clock';
 import { addDays, type Day } from '../../util/time';
+import {
+  apnsErrorTables,
+  type ApnsErrorTables,
+  type ApnsExportRequest,
+  DOCUMENTED,
+  reasonOf,
+  spellingOf,
+  STATUS_ALIASES,
+} from './answers';
 import type { ApnsDataset } from './datasets';
 
 export const TOKEN_HEADER = 'X-Apple-CloudKit-Management-Token';
-
-export interface ApnsExportRequest {
-  apiUrl: string;
-  teamId: string;
-  bundleId: string;
-  /** Where the app is in the config (`apns`, `apns.apps[2]`), for error messages. */
-  appPath: string;
-  dataset: string;
-  /** The app's field of the token, for error messages. */
-  tokenField: string;
-  startDate: Day;
-  endDate: Day;
-  /** Broadcast channel dataset only: goes in the body. */
-  channelId?: string;
-  /** Its place in the app's `channel_ids`, for error messages. */
-  channelIndex?: number;
-}
 
 interface ApnsJob {
   statusUrl: string;
@@ -86,47 +78,13 @@ export function appExport(
   );
 }
 
-/** Apple's error bodies are undocumented; show what they say, briefly. */
-function reasonOf(body: unknown): string {
-  if (body && typeof body === 'object') {
-    const b = body as Record<string, unknown>;
-    const r = b.reason ?? b.message ?? b.serverErrorCode ?? b.error;
-    if (typeof r === 'string') return r;
-  }
-  return snippet(body, 200);
-}
-
-/**
- * Apple's documented statuses, and the spellings read as them (compared upper-cased, `-` and
- * spaces as `_`). Any other status is taken as still running, logged once, until the timeout
- * (docs/research/apns-onesignal-answers.md).
- */
-const STATUS_ALIASES: Record<string, 'PROCESSING' | 'FAILED' | 'EXPIRED' | 'SUCCESS'> = {
-  PROCESSING: 'PROCESSING',
-  FAILED: 'FAILED',
-  FAILURE: 'FAILED',
-  EXPIRED: 'EXPIRED',
-  SUCCESS: 'SUCCESS',
-  SUCCEEDED: 'SUCCESS',
-  COMPLETED: 'SUCCESS',
-};
-const DOCUMENTED = new Set(['PROCESSING', 'FAILED', 'EXPIRED', 'SUCCESS']);
-
-function spellingOf(status: unknown): string {
-  return typeof status === 'string'
-    ? status
-        .trim()
-        .toUpperCase()
-        .replace(/[\s-]+/g, '_')
-    : '';
-}
-
 /**
  * Apple's APNs data export (iCloud Web Services "dataExports"): POST a request, GET its status
  * URL until SUCCESS, then GET the `dataUrl` (without the token).
  */
 export class ApnsExportRepository implements ExportRepository<ApnsJob> {
   readonly describe: string;
+  private readonly errors: ApnsErrorTables;
 
   constructor(
     /** The token's client: the engine downloads through it too. */
@@ -135,6 +93,7 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
   ) {
     const channel = req.channelId ? ` channel ${req.channelId}` : '';
     this.describe = `APNs ${req.dataset} export of ${req.bundleId}${channel} ${req.startDate}..${req.endDate}`;
+    this.errors = apnsErrorTables(req, this.describe);
   }
 
   get requestUrl(): string {
@@ -218,58 +177,13 @@ export class ApnsExportRepository implements ExportRepository<ApnsJob> {
     return url;
   }
 
-  private get errors(): {
-    request: ErrorRule[];
-    status: ErrorRule[];
-    fallback: (a: VendorAnswer) => string;
-  } {
-    const r = this.req;
-    const token: Omit<ErrorRule, 'status'> = {
-      failure: 'config_error',
-      message: (a) =>
-        `Apple rejected ${r.appPath}.${r.tokenField} for ${r.dataset} (HTTP ${a.status}: ${a.reason}). ` +
-        `Check that the Data Export Token was made for bundle ${r.bundleId} and this dataset, and has not expired.`,
-    };
-    return {
-      request: [
-        { status: [401, 403], ...token },
-        {
-          status: 404,
-          when: () => r.channelId !== undefined,
-          failure: 'config_error',
-          message: (a) =>
-            `Apple does not know broadcast channel ${r.channelId} (${r.appPath}.channel_ids[${r.channelIndex}]) of bundle ${r.bundleId} (HTTP 404: ${a.reason}). Remove it from ${r.appPath}.channel_ids or correct it.`,
-        },
-        {
-          status: 404,
-          failure: 'config_error',
-          message: (a) =>
-            `Apple answered HTTP 404 for team ${r.teamId} and bundle ${r.bundleId} (${a.reason}). Check apns.team_id and ${r.appPath}.bundle_id.`,
-        },
-        {
-          status: 400,
-          failure: 'system_error',
-          message: (a) =>
-            `${this.describe}: Apple refused the request as badly formed (HTTP 400: ${a.reason}).`,
-        },
-      ],
-      // Apple's two pages disagree: 401 or 404 both mean a bad token on the status URL.
-      status: [{ status: [401, 404], ...token }],
-      fallback: (a) => `${this.describe}: Apple answered HTTP ${a.status}: ${a.reason}`,
-    };
-  }
-
   requestError(status: number, body: unknown): Error {
     const t = this.errors;
-    return errorFor(t.request, { status, body, reason: reasonOf(body) }, t.fallback);
+    return errorFor(t.request, { status, body, reason: reasonOf(body) }, t.requestFallback);
   }
 
   private statusError(status: number, body: unknown): Error {
     const t = this.errors;
-    return errorFor(
-      t.status,
-      { status, body, reason: reasonOf(body) },
-      (a) => `${this.describe}: the status check answered HTTP ${a.status}: ${a.reason}`,
-    );
+    return errorFor(t.status, { status, body, reason: reasonOf(body) }, t.statusFallback);
   }
 }

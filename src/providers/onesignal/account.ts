@@ -9,7 +9,8 @@ import {
 } from '../../exports/job';
 import { JobTracker } from '../../exports/tracker';
 import type { Clock } from '../../util/clock';
-import type { OneSignalAppClient, OneSignalExport, OneSignalJob, OneSignalMessage } from './api';
+import type { OneSignalAppClient, OneSignalMessage } from './api';
+import { OneSignalExport, type OneSignalJob } from './export';
 import { FILE_LIFETIME_MS, type InFlight, inFlightRecord, inFlightUrl } from './in-flight';
 
 /** How long a saved export's file may still be missing before it counts as gone. */
@@ -120,7 +121,7 @@ export class OneSignalAccount {
       const probed = this.probed?.key === key ? this.probed : undefined;
       if (probed) this.probed = undefined;
       const repo =
-        probed?.repo ?? ask.app.client.exportRepository(ask.message, { onReady: ask.onReady });
+        probed?.repo ?? new OneSignalExport(ask.app.client, ask.message, { onReady: ask.onReady });
       try {
         return await this.deps.engine.run(repo, {
           schedule: () => ask.schedule(),
@@ -192,7 +193,7 @@ export class OneSignalAccount {
    */
   private async probe(ask: ExportAsk): Promise<boolean> {
     if (this.stopped || this.refuses(ask) || this.probed) return true;
-    const repo = ask.app.client.exportRepository(ask.message, { onReady: ask.onReady });
+    const repo = new OneSignalExport(ask.app.client, ask.message, { onReady: ask.onReady });
     try {
       const job = await repo.start();
       this.hold(ask.app, job);
@@ -271,7 +272,7 @@ export class OneSignalAccount {
           : `${app.client.label}: downloading the export of message ${h.job.messageId} that a stopped sync left in flight (requested at ${requested}), to free the account's export slot.`,
       );
       const stub: OneSignalMessage = { id: h.job.messageId, send_after: 0 };
-      const repo = app.client.exportRepository(stub);
+      const repo = new OneSignalExport(app.client, stub);
       let file: SpooledFile;
       try {
         file = await this.deps.engine.run(repo, {

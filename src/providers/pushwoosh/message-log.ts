@@ -1,7 +1,7 @@
 import { systemError } from '../../airbyte/errors';
 import type { JsonObject } from '../../airbyte/protocol';
 import { DecodeError, parseTimestamp } from '../../decode';
-import type { MessageLogRow } from './api';
+import type { MessageLogRow } from './answers';
 
 const orNull = (v: unknown): string | null =>
   v === undefined || v === null || v === '' ? null : String(v);
