@@ -43,20 +43,26 @@ export function measure(
   const out: Buffer[] = [];
   let records = 0;
   const errors: string[] = [];
+  // The last bytes of the previous chunk: a marker may straddle two chunks. Only this small edge
+  // is copied, never a whole chunk (the reader must not be what holds the connector back).
   let carry = Buffer.alloc(0);
+  const count = (buf: Buffer, marker: Buffer, found: (i: number) => void) => {
+    for (let i = buf.indexOf(marker); i !== -1; i = buf.indexOf(marker, i + 1)) found(i);
+  };
   child.stdout.on('data', (c: Buffer) => {
     if (!opts.countRecords) {
       out.push(c);
       return;
     }
-    // Lines start after '\n'; a marker may straddle two chunks, hence the carry.
-    const buf = carry.length ? Buffer.concat([carry, c]) : c;
-    for (let i = buf.indexOf(RECORD); i !== -1; i = buf.indexOf(RECORD, i + RECORD.length))
-      records++;
-    for (let i = buf.indexOf(ERROR); i !== -1; i = buf.indexOf(ERROR, i + 1)) {
-      errors.push(buf.subarray(Math.max(0, i - 200), i + 400).toString('utf8'));
-    }
-    carry = Buffer.from(buf.subarray(Math.max(0, buf.length - RECORD.length + 1)));
+    const longest = Math.max(RECORD.length, ERROR.length) - 1;
+    // Markers across the edge: those that start in the carry and end in this chunk.
+    const edge = Buffer.concat([carry, c.subarray(0, longest)]);
+    const across = (i: number, m: Buffer) => i < carry.length && i + m.length > carry.length;
+    count(edge, RECORD, (i) => across(i, RECORD) && records++);
+    count(edge, ERROR, (i) => across(i, ERROR) && errors.push(edge.toString('utf8')));
+    count(c, RECORD, () => records++);
+    count(c, ERROR, (i) => errors.push(c.subarray(Math.max(0, i - 200), i + 400).toString('utf8')));
+    carry = Buffer.from(c.subarray(Math.max(0, c.length - longest)));
   });
   return new Promise((resolve, reject) => {
     child.on('error', reject);

@@ -124,7 +124,9 @@ function sendFile(
   if (mode === 'normal') {
     // onSent fires when the last byte is flushed, not at the file's EOF (a later read), by which
     // time the client may already have sent its next request.
-    writeThen(res, createReadStream(path), size, () => resp.onSent?.()).then(
+    writeThen(res, createReadStream(path, { highWaterMark: 1 << 20 }), size, () =>
+      resp.onSent?.(),
+    ).then(
       (all) => (all ? res.end() : res.destroy()),
       () => res.destroy(),
     );

@@ -22,7 +22,9 @@ import {
 import type { JobTracker } from './tracker';
 
 export interface ExportOptions {
-  /** First wait between status checks; */
+  /** Wait from the request to the first status check (a saved job is checked at once); */
+  firstPollMs: number;
+  /** then the first wait between status checks; */
   pollInitialMs: number;
   /** then the next wait, which grows by `pollGrowth` each time up to `pollMaxMs`. */
   pollIntervalMs: number;
@@ -46,10 +48,11 @@ export const MIN_REPOLL_MS = 1000;
 
 export type PollSchedule = Pick<
   ExportOptions,
-  'pollInitialMs' | 'pollIntervalMs' | 'pollGrowth' | 'pollMaxMs'
+  'firstPollMs' | 'pollInitialMs' | 'pollIntervalMs' | 'pollGrowth' | 'pollMaxMs'
 >;
 
 const DEFAULT_EXPORT_OPTIONS: ExportOptions = {
+  firstPollMs: 0,
   pollInitialMs: 2000,
   pollIntervalMs: 3000,
   pollGrowth: 1.5,
@@ -127,7 +130,7 @@ export class ExportEngine {
           started,
           schedule,
           life.signal,
-          wasResumed ? life.stillHeld : undefined,
+          wasResumed ? (life.stillHeld ?? (async () => true)) : undefined,
         );
         if (status.state === 'completed') {
           const file = await this.download(repo, started, status.download);
@@ -207,10 +210,13 @@ export class ExportEngine {
     job: J,
     schedule: PollSchedule,
     signal?: AbortSignal,
+    /** Given for a saved job: whether it still holds the slot, asked after its first check. */
     stillHeld?: (job: J) => Promise<boolean>,
   ): Promise<Exclude<JobStatus, { state: 'running' }>> {
     const elapsedMs = this.clock.timer();
     let interval = Math.max(MIN_REPOLL_MS, schedule.pollInitialMs);
+    // A job just requested is not asked for before it can be ready; a saved one is at once.
+    if (!stillHeld && schedule.firstPollMs > 0) await this.nap(schedule.firstPollMs, signal);
     for (let polls = 1; ; polls++) {
       const status = await repo.poll(job);
       const elapsed = elapsedMs();

@@ -30,16 +30,18 @@ export class GenerationRate {
   }
 
   /**
-   * How to poll a file of `rows` rows. Until an export has shown the real speed, poll from the
-   * floor up and back off (small files are ready at once). Once it is known, sleep through the
-   * expected time (in waits of at most the configured maximum), then re-poll 2% of it apart, so
-   * little time is lost once the file is ready. The engine keeps every wait >= its 1 s floor: the
-   * expected time only ever makes waits longer.
+   * How to poll a file of `rows` rows. Until an export has shown the real speed, poll at once and
+   * from the floor up, backing off (small files are ready at once). Once it is known, the first
+   * check comes at the expected time from the request (in waits of at most the configured
+   * maximum); a miss is checked again at the engine's 1 s floor, then 2% of the time apart, so
+   * little time is lost once the file is ready. Re-polls never come sooner than the floor.
    */
   schedule(rows: number): Partial<PollSchedule> {
     const expected = this.learned ? this.expectedMs(rows) : 0;
+    const first = Math.min(this.pollMaxMs, expected);
     return {
-      pollInitialMs: Math.min(this.pollMaxMs, Math.max(MIN_REPOLL_MS, expected)),
+      firstPollMs: first,
+      pollInitialMs: Math.min(this.pollMaxMs, Math.max(MIN_REPOLL_MS, expected - first)),
       pollIntervalMs: Math.max(MIN_REPOLL_MS, expected * 0.02),
       pollGrowth: 1.5,
       pollMaxMs: this.pollMaxMs,
