@@ -4,6 +4,7 @@ import { ExportOutcomeUnknown, ExportSlotBusy } from '../../exports/job';
 import { microsIso } from '../../sync/state';
 import { apiUrlOptions, HttpClient, MaybeReceived, retryAfterMs, snippet } from '../../http/client';
 import { type ErrorRule, errorFor } from '../../http/error-table';
+import { errorsOf, errorTable, ONE_EXPORT } from './answers';
 import { PageGuard } from '../../http/paging';
 import { RateLimiter } from '../../http/rate-limiter';
 import type { Clock } from '../../util/clock';
@@ -34,39 +35,8 @@ export interface OneSignalApp {
 }
 
 const PAGE = 50;
-/**
- * OneSignal's answer when the account's one export slot is taken: the documented wording ("Only
- * one concurrent export is allowed per account"), and the plausible others, in any 4xx status.
- */
-const ONE_EXPORT =
-  /concurrent export|export (is )?(already )?(in progress|running)|another export/i;
 /** OneSignal's documented limit on view endpoints is 1 request a second per app; 10% margin for jitter. */
 const VIEW_INTERVAL_MS = 1100;
-
-function errorsOf(body: unknown): string {
-  const errors = (body as { errors?: unknown } | undefined)?.errors;
-  if (Array.isArray(errors)) return errors.map(String).join('; ');
-  return snippet(body, 200);
-}
-
-/** OneSignal's answers that are not a success, for every call of an app. */
-function errorTable(i: number): ErrorRule[] {
-  return [
-    {
-      status: [401, 403],
-      failure: 'config_error',
-      message: (a) =>
-        `OneSignal rejected onesignal.apps[${i}].api_key for onesignal.apps[${i}].app_id (HTTP ${a.status}: ${a.reason}). Use the app's App API key from Settings > Keys & IDs.`,
-    },
-    {
-      status: 400,
-      when: (a) => /app_id/i.test(a.reason),
-      failure: 'config_error',
-      message: (a) =>
-        `OneSignal does not know onesignal.apps[${i}].app_id (HTTP 400: ${a.reason}).`,
-    },
-  ];
-}
 
 /** The REST calls of one OneSignal app: its key goes only to the API origin. */
 export class OneSignalAppClient {

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { systemError } from '../../airbyte/errors';
 import type { ExportJobState, ExportRepository, JobStatus } from '../../exports/job';
 import type { OneSignalAppClient, OneSignalMessage } from './api';
+import { FILE_ANSWERS } from './answers';
 
 /** One export of a message's audience activity, as the account that holds its slot tracks it. */
 export interface OneSignalJob {
@@ -19,17 +20,6 @@ export interface ExportHooks {
   /** Hears how long the file took to generate, as soon as it is served. */
   onReady?: (generationMs: number) => void;
 }
-
-/**
- * The file URL's answers other than 200, and what they mean: `missing` is "not ready" until the
- * file was served once (or a saved job outlived its grace), then gone; `gone` always is. Any other
- * status is an error.
- */
-const FILE_ANSWERS = new Map<number, 'missing' | 'gone'>([
-  [404, 'missing'], // S3's NoSuchKey
-  [403, 'missing'], // S3's AccessDenied, where the bucket cannot be listed
-  [410, 'gone'],
-]);
 
 /**
  * OneSignal's export: the file URL answers S3's 404 NoSuchKey until the file is generated, or
