@@ -251,6 +251,26 @@ describe('an APNs export held in memory', () => {
     );
   });
 
+  it('two rows without a readable date and with the same other key fields fail too', async () => {
+    // Both would be one record (date null) to a destination that deduplicates.
+    await assert.rejects(
+      group('two-undated.csv', [
+        'alert,delivered,someday,5',
+        'alert,stored,2026-11-03,1',
+        'alert,delivered,,2',
+      ]),
+      (e: unknown) =>
+        e instanceof ConnectorError &&
+        e.failureType === 'system_error' &&
+        e.message.startsWith(
+          'test export: data rows 1 and 3 have no readable date (synced as null) and the same other key fields (bundle_id, date, push_type, status).',
+        ),
+    );
+    // Undated rows of different keys are kept.
+    const ok = await group('undated-apart.csv', ['alert,delivered,someday,5', 'voip,delivered,,2']);
+    assert.equal(ok.get('2026-11-03')?.length, 2);
+  });
+
   it(`records past ${MAX_RECORD_BYTES / 1024 ** 2} MiB fail, however few the rows`, async () => {
     const long = 'x'.repeat(1_000_000);
     const rows = Array.from({ length: 40 }, (_, i) => `${long}${i},delivered,2026-11-02,1`);

@@ -250,6 +250,7 @@ const MESSAGES = [
   'the file has no header row',
   'entries to read; an export has one or a few',
   'are of the same day and have the same primary key',
+  'have no readable date (synced as null) and the same other key fields',
   'data rows have values that',
   "marked in the record's meta.changes",
   'could not be converted and were synced as null',

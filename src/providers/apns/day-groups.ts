@@ -49,8 +49,8 @@ export async function groupByDay(
   const toJson = def.mapping.serializer(o.lead, {}, quality);
   const dateAt = def.mapping.index('date');
   const orderAt = def.orderBy.map((f) => def.mapping.index(f));
-  const byDay = new Map<Day, { key: string; json: string; row: number }[]>();
-  const undated: string[] = [];
+  // Rows by day; rows whose date cannot be read under UNDATED, their key checked all the same.
+  const byDay = new Map<Day | typeof UNDATED, { key: string; json: string; row: number }[]>();
   const unknown: string[] = [];
   const tooMuch = (what: string) =>
     systemError(
@@ -80,12 +80,8 @@ export async function groupByDay(
       const json = compact(toJson(row));
       bytes += json.length;
       if (bytes > MAX_RECORD_BYTES) throw tooMuch(`${MAX_RECORD_BYTES / 1024 ** 2} MiB of records`);
-      if (day === undefined) {
-        undated.push(json);
-        continue;
-      }
-      let list = byDay.get(day);
-      if (!list) byDay.set(day, (list = []));
+      let list = byDay.get(day ?? UNDATED);
+      if (!list) byDay.set(day ?? UNDATED, (list = []));
       list.push({ key: orderAt.map((i) => row[i]).join('\u0000'), json, row: quality.rows });
     }
   }
@@ -98,17 +94,22 @@ export async function groupByDay(
     list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (let i = 1; i < list.length; i++) {
       if (list[i].key === list[i - 1].key)
-        throw repeatedKey(def, o.source, list[i - 1], list[i], unknown);
+        throw repeatedKey(def, o.source, list[i - 1], list[i], unknown, day === UNDATED);
     }
-    out.set(
-      day,
-      list.map((r) => r.json),
-    );
+    if (day !== UNDATED)
+      out.set(
+        day,
+        list.map((r) => r.json),
+      );
   }
-  // Undated rows are emitted before the checkpoint that completes the export.
+  // Undated rows (date null) are emitted before the checkpoint that completes the export.
+  const undated = byDay.get(UNDATED)?.map((r) => r.json) ?? [];
   if (undated.length) out.set(to, [...(out.get(to) ?? []), ...undated]);
   return out;
 }
+
+/** The group of rows whose date cannot be read (a Day is never empty). */
+const UNDATED = '';
 
 /** The row's day, or undefined when its date cannot be read (its record then has it null). */
 function dayOf(raw: string | undefined): Day | undefined {
@@ -127,13 +128,17 @@ function repeatedKey(
   a: { row: number },
   b: { row: number },
   unknown: string[],
+  undated: boolean,
 ): Error {
   const key = def.primaryKey.map((k) => k.join('.')).join(', ');
+  const rows = undated
+    ? `${source}: data rows ${a.row} and ${b.row} have no readable date (synced as null) and the same other key fields (${key}). `
+    : `${source}: data rows ${a.row} and ${b.row} are of the same day and have the same primary key (${key}). `;
   const cause = unknown.length
     ? `The file has column${unknown.length > 1 ? 's' : ''} this connector does not know (${unknown.map((h) => JSON.stringify(h)).join(', ')}), which likely tell${unknown.length > 1 ? '' : 's'} such rows apart.`
     : 'The file is not shaped as this connector expects.';
   return systemError(
-    `${source}: data rows ${a.row} and ${b.row} are of the same day and have the same primary key (${key}). ` +
+    rows +
       `A destination that deduplicates would keep one and lose the other's counts, so the export is not synced. ${cause} Please report it.`,
   );
 }
